@@ -1,0 +1,3 @@
+from bidi_tui.cli import main
+
+main()

@@ -1,0 +1,534 @@
+"""The BiDi ``session.status`` probe: one check of one endpoint, with an exact error taxonomy.
+
+A check opens a WebSocket, sends ``session.status`` with an empty ``params`` object, waits for
+the answer with its id and closes. It never sends ``session.new`` or ``session.end``: a
+session left behind would keep a browser busy until it restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidURI,
+    InvalidUpgrade,
+    ProxyError,
+)
+from websockets.frames import CloseCode
+from websockets.typing import Data
+
+from bidi_tui import __version__
+from bidi_tui.endpoints import Endpoint
+
+DEFAULT_TIMEOUT = 5.0
+MAX_MESSAGE_SIZE = 1 << 20
+# Events or answers to other ids skipped while waiting; past this the endpoint is flooding us.
+MAX_SKIPPED_MESSAGES = 1000
+# How much of the last raw answer a result keeps for the detail view.
+RAW_KEEP_CHARS = 64 * 1024
+USER_AGENT = f"bidi-tui/{__version__}"
+
+
+class State(StrEnum):
+    READY = "ready"
+    NOT_READY = "not_ready"
+    ERROR = "error"
+
+
+class ErrorKind(StrEnum):
+    INVALID_URL = "invalid_url"
+    DNS = "dns"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    HTTP_STATUS = "http_status"
+    CLOSED = "closed"
+    NOT_BIDI = "not_bidi"
+    BIDI_ERROR = "bidi_error"
+    PROTOCOL = "protocol"
+    TOO_LARGE = "too_large"
+    NETWORK = "network"
+
+
+class Phase(StrEnum):
+    CONNECT = "connect"
+    HANDSHAKE = "handshake"
+    RESPONSE = "response"
+
+
+@dataclass(frozen=True)
+class ProbeError:
+    kind: ErrorKind
+    detail: str
+    hint: str | None = None
+    phase: Phase | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "detail": self.detail, "hint": self.hint}
+
+
+@dataclass(frozen=True)
+class PhaseTimings:
+    """Milliseconds spent in each phase; ``None`` for a phase that was not reached."""
+
+    connect_ms: float | None = None
+    handshake_ms: float | None = None
+    response_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The outcome of one check of one endpoint."""
+
+    endpoint: Endpoint
+    state: State
+    checked_at: datetime
+    elapsed_ms: float
+    ready: bool | None = None
+    message: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    latency_ms: float | None = None
+    timings: PhaseTimings = field(default_factory=PhaseTimings)
+    error: ProbeError | None = None
+    raw: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line: the message, or the error's detail."""
+        if self.error is not None:
+            return self.error.detail
+        return self.message or ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented ``--json`` shape: exactly these keys."""
+        return {
+            "name": self.endpoint.name,
+            "url": self.endpoint.display_url,
+            "state": self.state.value,
+            "ready": self.ready,
+            "message": self.message,
+            "meta": dict(self.meta),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "checked_at": self.checked_at.isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
+            ),
+            "error": None if self.error is None else self.error.to_json(),
+        }
+
+
+# --- interpreting one answer -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    ready: bool
+    message: str
+    meta: dict[str, Any]
+
+
+CDP_HINT = (
+    "this is a Chrome DevTools (CDP) endpoint, not WebDriver BiDi; "
+    "use ChromeDriver (ws://HOST:9515/session) or Firefox (--remote-debugging-port)"
+)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def interpret_message(data: Data, request_id: int) -> StatusAnswer | ProbeError | None:
+    """Classify one WebSocket message received while waiting for ``request_id``.
+
+    Returns the status answer, an error, or ``None`` for a message that is not ours (an
+    event, or the answer to another id) so the caller keeps waiting. Never raises.
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        return ProbeError(
+            ErrorKind.PROTOCOL,
+            f"answered with a binary frame of {len(data)} bytes; BiDi sends JSON text",
+            phase=Phase.RESPONSE,
+        )
+    try:
+        message = json.loads(data)
+    except (ValueError, RecursionError):
+        return ProbeError(
+            ErrorKind.PROTOCOL, f"answer is not valid JSON: {_short(data)}", phase=Phase.RESPONSE
+        )
+    if not isinstance(message, dict):
+        return ProbeError(
+            ErrorKind.PROTOCOL,
+            f"answer is a JSON {type(message).__name__}, not an object: {_short(data)}",
+            phase=Phase.RESPONSE,
+        )
+    msg_type = message.get("type")
+    has_id = "id" in message
+    msg_id = message.get("id")
+    ours = has_id and type(msg_id) is int and msg_id == request_id
+
+    if msg_type == "event":
+        return None
+    if msg_type is None and "method" in message and not has_id:
+        return None  # a CDP-style event; if this is CDP the error for our id follows
+    if msg_type is None and "error" in message and isinstance(message["error"], dict):
+        if ours or not has_id or msg_id is None:
+            cdp_error = message["error"]
+            text = cdp_error.get("message", cdp_error)
+            return ProbeError(
+                ErrorKind.NOT_BIDI,
+                f"answered in CDP, not BiDi: {_short(text)}",
+                hint=CDP_HINT,
+                phase=Phase.RESPONSE,
+            )
+        return None
+    if msg_type == "error":
+        if ours or msg_id is None:
+            error = message.get("error")
+            text = message.get("message")
+            detail = f"BiDi error {_short(error)}"
+            if text:
+                detail += f": {_short(text)}"
+            return ProbeError(
+                ErrorKind.BIDI_ERROR,
+                detail,
+                hint="the endpoint speaks BiDi but refused session.status; check its path",
+                phase=Phase.RESPONSE,
+            )
+        return None
+    if not ours:
+        if has_id and msg_id is not None and type(msg_id) is not int:
+            return ProbeError(
+                ErrorKind.PROTOCOL,
+                f"answer has a non-integer id {_short(msg_id)}",
+                phase=Phase.RESPONSE,
+            )
+        return None
+    if msg_type != "success":
+        return ProbeError(
+            ErrorKind.PROTOCOL,
+            f"answer to our id has type {_short(msg_type)}, expected 'success' or 'error'",
+            phase=Phase.RESPONSE,
+        )
+    result = message.get("result")
+    if not isinstance(result, dict):
+        return ProbeError(
+            ErrorKind.PROTOCOL, "'result' is missing or not an object", phase=Phase.RESPONSE
+        )
+    ready = result.get("ready")
+    if not isinstance(ready, bool):
+        what = "missing" if "ready" not in result else f"not a boolean: {_short(ready)}"
+        return ProbeError(ErrorKind.PROTOCOL, f"result.ready is {what}", phase=Phase.RESPONSE)
+    status_message = result.get("message")
+    if not isinstance(status_message, str):
+        what = "missing" if "message" not in result else f"not a string: {_short(status_message)}"
+        return ProbeError(ErrorKind.PROTOCOL, f"result.message is {what}", phase=Phase.RESPONSE)
+    meta = {k: v for k, v in result.items() if k not in ("ready", "message")}
+    return StatusAnswer(ready=ready, message=status_message, meta=meta)
+
+
+# --- mapping connection failures -------------------------------------------------------
+
+
+def _http_status_error(status: int, reason: str, endpoint: Endpoint) -> ProbeError:
+    hint: str | None
+    if status == 404:
+        hint = "wrong path: BiDi endpoints usually live at /session, e.g. ws://HOST:PORT/session"
+    elif status == 400:
+        hint = (
+            "Firefox refuses a Host header that is not an IP or localhost: start it with "
+            "--remote-allow-hosts, or use the IP address"
+        )
+    elif status in (401, 403):
+        hint = "authentication failed or missing: set user:password@ in the URL or an header"
+    elif status == 200:
+        hint = "an HTTP server answered, not a WebSocket endpoint; check the port and path"
+    elif status in (301, 302, 303, 307, 308):
+        hint = "redirects are not followed; use the final URL"
+    elif status >= 500:
+        hint = "the server failed; check its logs"
+    else:
+        hint = None
+    return ProbeError(
+        ErrorKind.HTTP_STATUS,
+        f"HTTP {status} {reason}".rstrip() + " instead of a WebSocket upgrade",
+        hint=hint,
+        phase=Phase.HANDSHAKE,
+    )
+
+
+def _closed_error(exc: ConnectionClosed, phase: Phase) -> ProbeError:
+    sent = exc.sent
+    if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+        return ProbeError(
+            ErrorKind.TOO_LARGE,
+            f"answer exceeded the {MAX_MESSAGE_SIZE // 1024} KiB message limit",
+            hint="this is not a plain session.status answer; check the endpoint",
+            phase=phase,
+        )
+    received = exc.rcvd
+    if received is None:
+        detail = "connection dropped without a close frame"
+    else:
+        reason = f" {received.reason!r}" if received.reason else ""
+        detail = f"closed by the server with code {received.code}{reason}"
+    return ProbeError(ErrorKind.CLOSED, detail + " before answering", phase=phase)
+
+
+def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ProbeError:
+    reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        hint = "mark the endpoint insecure = true only if you trust this network"
+    elif "WRONG_VERSION_NUMBER" in str(exc) or "wrong version" in str(exc).lower():
+        hint = "the server does not speak TLS here: try ws:// instead of wss://"
+    else:
+        hint = None
+    return ProbeError(ErrorKind.TLS, f"TLS failed: {reason}", hint=hint, phase=Phase.CONNECT)
+
+
+def _os_error(exc: OSError, endpoint: Endpoint, phase: Phase) -> ProbeError:
+    if isinstance(exc, socket.gaierror):
+        return ProbeError(
+            ErrorKind.DNS,
+            f"cannot resolve host {endpoint.host!r}: {exc.strerror or exc}",
+            hint="check the host name, or use an IP address",
+            phase=Phase.CONNECT,
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return ProbeError(
+            ErrorKind.REFUSED,
+            f"connection refused on port {endpoint.port or ('443' if endpoint.secure else '80')}",
+            hint="nothing listens there: is the browser or driver running on that port?",
+            phase=Phase.CONNECT,
+        )
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return ProbeError(
+            ErrorKind.CLOSED, "connection reset by the server before answering", phase=phase
+        )
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return ProbeError(ErrorKind.NETWORK, f"network error: {text}", phase=phase)
+
+
+# --- the check --------------------------------------------------------------------------
+
+
+class _ProbeConnect(connect):
+    """``connect`` that follows no redirects and records when TCP (and TLS) is up."""
+
+    tcp_ready_at: float | None = None
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+    async def open_tcp_connection(self) -> ClientConnection:
+        connection = await super().open_tcp_connection()
+        self.tcp_ready_at = time.perf_counter()
+        return connection
+
+
+def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext | None:
+    if not endpoint.secure:
+        return None
+    context = ssl.create_default_context()
+    if endpoint.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _close_quietly(connection: ClientConnection, budget: float) -> None:
+    """Close politely, but never wait past ``budget`` seconds on a server that won't answer."""
+    try:
+        async with asyncio.timeout(max(budget, 0.0)):
+            await connection.close()
+    except (TimeoutError, OSError, ConnectionClosed):
+        pass
+    finally:
+        connection.transport.abort()
+
+
+async def probe(
+    endpoint: Endpoint,
+    *,
+    timeout: float | None = None,
+    request_id: int = 1,
+    proxy: str | None = None,
+    max_size: int = MAX_MESSAGE_SIZE,
+) -> ProbeResult:
+    """Check one endpoint with ``session.status``. Never raises for network or protocol
+    trouble: the result carries the error. ``timeout`` bounds the whole check."""
+    deadline_s = timeout if timeout is not None else (endpoint.timeout or DEFAULT_TIMEOUT)
+    checked_at = datetime.now(UTC)
+    started = time.perf_counter()
+    phase = Phase.CONNECT
+    connector: _ProbeConnect | None = None
+    connection: ClientConnection | None = None
+    handshake_done: float | None = None
+    answer: StatusAnswer | ProbeError | None = None
+    raw: str | None = None
+    answered_at = 0.0
+
+    def timings(end: float | None = None) -> PhaseTimings:
+        tcp = connector.tcp_ready_at if connector is not None else None
+        connect_ms = None if tcp is None else (tcp - started) * 1000
+        handshake_ms = (
+            None if handshake_done is None or tcp is None else (handshake_done - tcp) * 1000
+        )
+        response_ms = (
+            None if end is None or handshake_done is None else (end - handshake_done) * 1000
+        )
+        return PhaseTimings(connect_ms, handshake_ms, response_ms)
+
+    def finish_error(error: ProbeError) -> ProbeResult:
+        return ProbeResult(
+            endpoint=endpoint,
+            state=State.ERROR,
+            checked_at=checked_at,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            timings=timings(),
+            error=error,
+            raw=raw,
+        )
+
+    try:
+        async with asyncio.timeout(deadline_s):
+            connector = _ProbeConnect(
+                endpoint.url,
+                origin=None,
+                compression=None,
+                additional_headers=dict(endpoint.headers) or None,
+                user_agent_header=USER_AGENT,
+                proxy=proxy,
+                open_timeout=None,
+                ping_interval=None,
+                close_timeout=1.0,
+                max_size=max_size,
+                max_queue=4,
+                ssl=_ssl_context(endpoint),
+            )
+            phase = Phase.HANDSHAKE
+            connection = await connector
+            handshake_done = time.perf_counter()
+            phase = Phase.RESPONSE
+            await connection.send(
+                json.dumps({"id": request_id, "method": "session.status", "params": {}})
+            )
+            for _ in range(MAX_SKIPPED_MESSAGES + 1):
+                data = await connection.recv()
+                answer = interpret_message(data, request_id)
+                if isinstance(data, str):
+                    raw = data[:RAW_KEEP_CHARS]
+                if answer is not None:
+                    answered_at = time.perf_counter()
+                    break
+            else:
+                answer = ProbeError(
+                    ErrorKind.PROTOCOL,
+                    f"over {MAX_SKIPPED_MESSAGES} messages arrived without the answer to "
+                    f"id {request_id}",
+                    phase=Phase.RESPONSE,
+                )
+    except TimeoutError:
+        if connector is None or connector.tcp_ready_at is None:
+            phase = Phase.CONNECT
+        return finish_error(
+            ProbeError(
+                ErrorKind.TIMEOUT,
+                f"no answer within {deadline_s:g} s ({phase.value} phase)",
+                hint=_timeout_hint(phase, endpoint),
+                phase=phase,
+            )
+        )
+    except InvalidURI as exc:
+        return finish_error(ProbeError(ErrorKind.INVALID_URL, f"invalid URL: {exc}"))
+    except InvalidStatus as exc:
+        response = exc.response
+        return finish_error(
+            _http_status_error(response.status_code, response.reason_phrase, endpoint)
+        )
+    except ssl.SSLError as exc:
+        return finish_error(_tls_error(exc, endpoint))
+    except ConnectionClosed as exc:
+        return finish_error(_closed_error(exc, phase))
+    except ProxyError as exc:
+        return finish_error(ProbeError(ErrorKind.NETWORK, f"proxy failed: {exc}", phase=phase))
+    except InvalidMessage as exc:
+        cause = exc.__cause__
+        if isinstance(cause, EOFError) or "connection closed" in str(cause or exc):
+            return finish_error(
+                ProbeError(
+                    ErrorKind.CLOSED,
+                    "connection closed during the WebSocket handshake",
+                    hint="the server accepted TCP but hung up; is this the right port?",
+                    phase=Phase.HANDSHAKE,
+                )
+            )
+        return finish_error(
+            ProbeError(
+                ErrorKind.PROTOCOL,
+                f"not an HTTP answer to the WebSocket upgrade: {_short(str(cause or exc))}",
+                hint="the port serves something else (wss:// on a TLS port needs wss)",
+                phase=Phase.HANDSHAKE,
+            )
+        )
+    except (InvalidUpgrade, InvalidHandshake) as exc:
+        return finish_error(
+            ProbeError(
+                ErrorKind.PROTOCOL,
+                f"invalid WebSocket handshake: {_short(str(exc))}",
+                phase=Phase.HANDSHAKE,
+            )
+        )
+    except OSError as exc:
+        return finish_error(_os_error(exc, endpoint, phase))
+    finally:
+        if connection is not None:
+            remaining = deadline_s - (time.perf_counter() - started)
+            await _close_quietly(connection, min(remaining, 1.0))
+
+    end = answered_at
+    assert answer is not None
+    if isinstance(answer, ProbeError):
+        return finish_error(answer)
+    return ProbeResult(
+        endpoint=endpoint,
+        state=State.READY if answer.ready else State.NOT_READY,
+        checked_at=checked_at,
+        elapsed_ms=(end - started) * 1000,
+        ready=answer.ready,
+        message=answer.message,
+        meta=answer.meta,
+        latency_ms=(end - started) * 1000,
+        timings=timings(end),
+        raw=raw,
+    )
+
+
+def _timeout_hint(phase: Phase, endpoint: Endpoint) -> str:
+    if phase is Phase.CONNECT:
+        if endpoint.secure:
+            return (
+                "no TCP or TLS connection: the host is down, a firewall drops packets, "
+                "or the server does not speak TLS (try ws://)"
+            )
+        return "no TCP connection: the host is down or a firewall drops packets"
+    if phase is Phase.HANDSHAKE:
+        return (
+            "TCP was accepted but the WebSocket upgrade never finished; "
+            "is the path right (ChromeDriver and Firefox use /session)?"
+        )
+    return "the endpoint accepted the WebSocket but never answered session.status"
