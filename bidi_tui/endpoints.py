@@ -21,10 +21,12 @@ DEFAULT_PATH = "/session"
 GOOD_EXAMPLE = "ff-1=127.0.0.1:9222 or ws://127.0.0.1:9515/session"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?)*\.?$")
+_HOSTNAME_RE = re.compile(
+    r"^[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?)*\.?$"
+)
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 _DEFAULT_PORTS = {"ws": 80, "wss": 443}
-_FORBIDDEN_CHARS = set(" \t\r\n\"<>\\^`{|}")
+_FORBIDDEN_CHARS = set(' \t\r\n"<>\\^`{|}')
 
 
 class SpecError(ValueError):
@@ -34,7 +36,7 @@ class SpecError(ValueError):
         self.spec = spec
         self.problem = problem
         super().__init__(
-            f"bad endpoint {mask_spec(spec)!r}: {problem} (e.g. {GOOD_EXAMPLE})"
+            f"bad endpoint {mask_spec(spec)!r}: {problem}; good ones look like {GOOD_EXAMPLE}"
         )
 
 
@@ -188,9 +190,7 @@ def parse_spec(
         raise SpecError(original, "the name is given twice (NAME= and a separate name)")
     name = name if name is not None else given_name
     if name is not None and not _NAME_RE.match(name):
-        raise SpecError(
-            original, f"name {name!r} may hold only letters, digits, '_', '.' and '-'"
-        )
+        raise SpecError(original, f"name {name!r} may hold only letters, digits, '_', '.' and '-'")
     bad = sorted({c for c in rest if c in _FORBIDDEN_CHARS or ord(c) < 32 or ord(c) == 127})
     if bad:
         raise SpecError(original, f"it contains the character {bad[0]!r}")
@@ -202,7 +202,8 @@ def parse_spec(
         scheme_lower = scheme_text.lower()
         if scheme_lower not in _SCHEMES:
             raise SpecError(
-                original, f"scheme '{scheme_text}' is not supported; use ws://, wss:// or http(s)://"
+                original,
+                f"scheme '{scheme_text}' is not supported; use ws://, wss:// or http(s)://",
             )
         scheme = _SCHEMES[scheme_lower]
         from_http = scheme_lower.startswith("http")

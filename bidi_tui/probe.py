@@ -24,8 +24,8 @@ from websockets.exceptions import (
     InvalidHandshake,
     InvalidMessage,
     InvalidStatus,
-    InvalidURI,
     InvalidUpgrade,
+    InvalidURI,
     ProxyError,
 )
 from websockets.frames import CloseCode
@@ -123,9 +123,7 @@ class ProbeResult:
             "message": self.message,
             "meta": dict(self.meta),
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
-            "checked_at": self.checked_at.isoformat(timespec="milliseconds").replace(
-                "+00:00", "Z"
-            ),
+            "checked_at": self.checked_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "error": None if self.error is None else self.error.to_json(),
         }
 

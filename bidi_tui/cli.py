@@ -1,0 +1,307 @@
+"""Command line: ``bidi-tui`` opens the dashboard, ``bidi-tui check`` checks once and exits.
+
+The one-shot path imports no Textual, so it starts fast over SSH and in monitoring jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from bidi_tui import __version__
+from bidi_tui.config import (
+    MAX_TIMEOUT,
+    MIN_INTERVAL,
+    Config,
+    ConfigError,
+    default_config_path,
+    load_config,
+)
+from bidi_tui.endpoints import (
+    DuplicateNameError,
+    Endpoint,
+    SpecError,
+    check_unique_names,
+    parse_spec,
+)
+from bidi_tui.probe import ProbeResult, State
+
+EXIT_READY = 0
+EXIT_NOT_READY = 1
+EXIT_ERROR = 2
+EXIT_USAGE = 3
+
+STATE_LABELS = {
+    State.READY: ("● READY", "green"),
+    State.NOT_READY: ("◐ NOT READY", "yellow"),
+    State.ERROR: ("✖ ERROR", "red"),
+}
+
+
+class UsageProblem(Exception):
+    """A mistake in how the command was called or configured: exit status 3."""
+
+
+def fail_usage(message: str) -> NoReturn:
+    raise UsageProblem(message)
+
+
+def load_endpoints(
+    specs: Sequence[str], config_path: Path | None, *, use_default_config: bool
+) -> tuple[Config | None, list[Endpoint]]:
+    """Endpoints from the config file (explicit or default) followed by those from ``specs``."""
+    config: Config | None = None
+    endpoints: list[Endpoint] = []
+    if config_path is not None or use_default_config:
+        path = config_path or default_config_path()
+        try:
+            config = load_config(path, missing_ok=config_path is None)
+        except ConfigError as exc:
+            fail_usage(f"config error: {exc}")
+        for warning in config.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        endpoints.extend(config.endpoints)
+    for spec in specs:
+        try:
+            endpoints.extend(parse_spec(spec))
+        except SpecError as exc:
+            fail_usage(str(exc))
+    try:
+        check_unique_names(endpoints)
+    except DuplicateNameError as exc:
+        fail_usage(str(exc))
+    return config, endpoints
+
+
+def _timeout_option(value: float | None) -> float | None:
+    if value is not None and not 0 < value <= MAX_TIMEOUT:
+        fail_usage(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {value:g}")
+    return value
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def _latency_text(result: ProbeResult) -> str:
+    if result.latency_ms is None:
+        return "-"
+    if result.latency_ms < 10:
+        return f"{result.latency_ms:.1f} ms"
+    return f"{result.latency_ms:.0f} ms"
+
+
+def format_table(results: Sequence[ProbeResult], wall_seconds: float) -> list[str]:
+    """Human-readable lines: a row per endpoint, a hint line under errors, a summary."""
+    rows = []
+    for result in results:
+        label, _ = STATE_LABELS[result.state]
+        if result.error is not None:
+            text = f"{result.error.kind.value}: {result.error.detail}"
+        else:
+            text = result.message or ""
+        rows.append(
+            (label, result.endpoint.name, result.endpoint.display_url, _latency_text(result), text)
+        )
+    headers = ("STATE", "NAME", "URL", "LATENCY", "MESSAGE")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:-1])]
+
+    def line(cells: Sequence[str], colour: str | None = None) -> str:
+        parts = [cells[i].ljust(widths[i]) for i in range(len(widths))]
+        if colour is not None:
+            parts[0] = click.style(parts[0], fg=colour, bold=True)
+        return "  ".join([*parts, cells[-1]]).rstrip()
+
+    lines = [click.style(line(headers), bold=True)]
+    indent = " " * (sum(widths) + 2 * len(widths))
+    for result, row in zip(results, rows, strict=True):
+        lines.append(line(row, STATE_LABELS[result.state][1]))
+        if result.error is not None and result.error.hint:
+            lines.append(click.style(f"{indent}hint: {result.error.hint}", dim=True))
+    counts = {state: sum(1 for r in results if r.state is state) for state in State}
+    lines.append(
+        f"{len(results)} endpoint{'s' if len(results) != 1 else ''}: "
+        f"{counts[State.READY]} ready, {counts[State.NOT_READY]} not ready, "
+        f"{counts[State.ERROR]} error, in {wall_seconds:.2f} s"
+    )
+    return lines
+
+
+# --- commands -----------------------------------------------------------------------------
+
+ENDPOINT_HELP = """\b
+ENDPOINT forms:
+  ws://HOST:PORT/session     wss://HOST:PORT/PATH     (a given path is kept)
+  HOST:PORT                  http://HOST:PORT          (both mean ws://HOST:PORT/session)
+  [::1]:9222                 HOST:9222-9231            (one endpoint per port)
+  NAME=SPEC                  ws://user:password@HOST:PORT/session (password never shown)
+"""
+
+
+class DefaultToWatch(click.Group):
+    """``bidi-tui ARGS`` runs ``watch`` unless ARGS start with a command name or --help."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (
+            args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")
+        ):
+            args = ["watch", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(
+    cls=DefaultToWatch,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=ENDPOINT_HELP,
+)
+@click.version_option(__version__, prog_name="bidi-tui")
+def cli() -> None:
+    """Watch which browsers of a farm can take a new WebDriver BiDi session.
+
+    With no command, opens the live dashboard (same as `bidi-tui watch`).
+    `bidi-tui check` checks once and exits with a monitoring-plugin status.
+    """
+
+
+@cli.command(epilog=ENDPOINT_HELP)
+@click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="TOML file with [[endpoints]]. Default: none when ENDPOINTs are given, "
+    f"else {default_config_path()}",
+)
+@click.option("--timeout", type=float, help="Seconds one check may take in all [default: 5].")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 10000),
+    default=256,
+    show_default=True,
+    help="Checks in flight at once.",
+)
+def check(
+    endpoints: tuple[str, ...],
+    config_path: Path | None,
+    timeout: float | None,
+    as_json: bool,
+    concurrency: int,
+) -> None:
+    """Check every ENDPOINT once with BiDi session.status, concurrently, and exit.
+
+    \b
+    Exit status (as Nagios/Icinga plugins):
+      0  every endpoint is ready
+      1  at least one is not ready, none in error
+      2  at least one is in error (refused, timeout, not BiDi, ...)
+      3  bad usage or bad config
+
+    With --json, prints an array in input order of objects with the keys name, url
+    (password masked), state (ready|not_ready|error), ready, message, meta, latency_ms,
+    checked_at (ISO 8601, UTC) and error (null or {kind, detail, hint}).
+    """
+    from bidi_tui.checks import check_all, exit_code
+
+    timeout = _timeout_option(timeout)
+    config, selected = load_endpoints(
+        endpoints, config_path, use_default_config=config_path is not None or not endpoints
+    )
+    selected = [e for e in selected if e.enabled]
+    if not selected:
+        where = ""
+        if config is not None:
+            where = (
+                f" ({config.path} has none enabled)"
+                if config.exists
+                else (f" (no config file at {config.path})")
+            )
+        fail_usage(
+            f"no endpoints to check{where}: give ENDPOINTs, e.g. "
+            "`bidi-tui check 127.0.0.1:9222 127.0.0.1:9515`, or --config FILE"
+        )
+    default_timeout = config.defaults.timeout if config is not None else None
+    started = time.perf_counter()
+    if timeout is None and default_timeout is not None:
+        selected = [
+            e if e.timeout is not None else replace(e, timeout=default_timeout) for e in selected
+        ]
+    results = asyncio.run(check_all(selected, timeout=timeout, concurrency=concurrency))
+    wall = time.perf_counter() - started
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+    else:
+        color = False if os.environ.get("NO_COLOR") else None
+        for text in format_table(results, wall):
+            click.echo(text, color=color)
+    sys.exit(exit_code(results))
+
+
+@cli.command(epilog=ENDPOINT_HELP)
+@click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"TOML file with [[endpoints]], created on save [default: {default_config_path()}]",
+)
+@click.option("--interval", type=float, help="Seconds between checks of one endpoint [default: 5].")
+@click.option("--timeout", type=float, help="Seconds one check may take [default: 5].")
+@click.option("--demo", is_flag=True, help="Start an embedded demo farm and watch it.")
+@click.option(
+    "--bell", is_flag=True, help="Ring the terminal bell when an endpoint turns to error."
+)
+def watch(
+    endpoints: tuple[str, ...],
+    config_path: Path | None,
+    interval: float | None,
+    timeout: float | None,
+    demo: bool,
+    bell: bool,
+) -> None:
+    """Open the live dashboard on the config's endpoints plus any ENDPOINTs given.
+
+    ENDPOINTs given here are watched for this run and saved only if you press `w`.
+    """
+    timeout = _timeout_option(timeout)
+    if interval is not None and interval < MIN_INTERVAL:
+        fail_usage(f"--interval must be at least {MIN_INTERVAL:g} seconds, got {interval:g}")
+    config, selected = load_endpoints(endpoints, config_path, use_default_config=True)
+    assert config is not None
+    from bidi_tui.app import run_dashboard
+
+    run_dashboard(
+        config=config,
+        extra_endpoints=selected[len(config.endpoints) :],
+        interval=interval,
+        timeout=timeout,
+        demo=demo,
+        bell=bell,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: maps usage and config mistakes to exit status 3, without a traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=args, prog_name="bidi-tui", standalone_mode=False)
+    except UsageProblem as exc:
+        click.echo(f"bidi-tui: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,491 @@
+"""The endpoints file: TOML, read strictly, written back with the user's comments intact.
+
+Schema::
+
+    [defaults]
+    interval = 5      # seconds between checks of one endpoint
+    timeout = 5       # seconds one check may take
+
+    [[endpoints]]
+    name = "ff-1"                         # optional: derived from the URL
+    url = "ws://127.0.0.1:9222/session"   # any endpoint spec, port ranges included
+    headers = { Authorization = "Bearer ..." }
+    interval = 10
+    timeout = 3
+    tags = ["firefox"]
+    enabled = true
+    insecure = false                      # wss:// without certificate checks
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import platformdirs
+import tomlkit
+import tomlkit.exceptions
+from tomlkit.items import AoT, Table
+
+from bidi_tui.endpoints import Endpoint, SpecError, parse_spec
+
+APP_NAME = "bidi-tui"
+CONFIG_FILE_NAME = "endpoints.toml"
+DEFAULT_INTERVAL = 5.0
+DEFAULT_TIMEOUT = 5.0
+MIN_INTERVAL = 0.1
+MAX_TIMEOUT = 300.0
+ENDPOINT_KEYS = (
+    "name",
+    "url",
+    "headers",
+    "interval",
+    "timeout",
+    "tags",
+    "enabled",
+    "insecure",
+)
+DEFAULTS_KEYS = ("interval", "timeout")
+# Headers the WebSocket handshake owns; setting them would break or confuse it.
+RESERVED_HEADERS = {"host", "connection", "upgrade", "content-length", "transfer-encoding"}
+
+NEW_FILE_HEADER = """\
+# bidi-tui endpoints: one [[endpoints]] table per browser or driver.
+# url takes any endpoint spec: ws://HOST:PORT/session, HOST:PORT, HOST:9222-9231 ...
+"""
+
+
+def default_config_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / CONFIG_FILE_NAME
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used. ``str()`` names the file and line."""
+
+
+class ConfigSaveError(ConfigError):
+    """The file could not be written; the file on disk is unchanged."""
+
+
+@dataclass(frozen=True)
+class Defaults:
+    interval: float = DEFAULT_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass
+class Config:
+    """A loaded endpoints file: its endpoints plus what is needed to save it faithfully."""
+
+    path: Path
+    defaults: Defaults = field(default_factory=Defaults)
+    endpoints: list[Endpoint] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    document: tomlkit.TOMLDocument = field(default_factory=tomlkit.document)
+    exists: bool = False
+    # Which [[endpoints]] table each endpoint came from (a port range gives several).
+    origins: dict[str, int] = field(default_factory=dict)
+    loaded_digest: str | None = None
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _entry_lines(text: str) -> list[int]:
+    """1-based line numbers of each ``[[endpoints]]`` header, in order."""
+    return [
+        number
+        for number, line in enumerate(text.splitlines(), start=1)
+        if re.match(r"^\s*\[\[\s*endpoints\s*\]\]", line)
+    ]
+
+
+def _key_line(text: str, key: str, start: int = 1) -> int | None:
+    for number, line in enumerate(text.splitlines()[start - 1 :], start=start):
+        if re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _table_line(text: str, name: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"^\s*\[\s*{re.escape(name)}\s*\]", line):
+            return number
+    return None
+
+
+def _number(value: Any, where: str, key: str, *, low: float, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: '{key}' must be a number of seconds, got {value!r}")
+    number = float(value)
+    if number < low or (high is not None and number > high) or number != number:
+        limit = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise ConfigError(f"{where}: '{key}' must be {limit} seconds, got {value!r}")
+    return number
+
+
+def _parse_defaults(table: Any, where: str, warnings: list[str]) -> Defaults:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [defaults] must be a table")
+    for key in table:
+        if key not in DEFAULTS_KEYS:
+            warnings.append(f"{where}: unknown key '{key}' in [defaults] is ignored")
+    interval = DEFAULT_INTERVAL
+    timeout = DEFAULT_TIMEOUT
+    if "interval" in table:
+        interval = _number(table["interval"], where, "interval", low=MIN_INTERVAL)
+    if "timeout" in table:
+        timeout = _number(table["timeout"], where, "timeout", low=0.1, high=MAX_TIMEOUT)
+    return Defaults(interval=interval, timeout=timeout)
+
+
+def _parse_headers(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: 'headers' must be a table of name = \"value\" strings")
+    headers: dict[str, str] = {}
+    for name, header_value in value.items():
+        if not isinstance(header_value, str):
+            raise ConfigError(f"{where}: header '{name}' must be a string")
+        if not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name):
+            raise ConfigError(f"{where}: '{name}' is not a valid HTTP header name")
+        lowered = name.lower()
+        if lowered in RESERVED_HEADERS or lowered.startswith("sec-websocket-"):
+            raise ConfigError(f"{where}: header '{name}' is set by the WebSocket handshake")
+        if any(c in header_value for c in "\r\n\0"):
+            raise ConfigError(f"{where}: header '{name}' holds a line break")
+        headers[str(name)] = str(header_value)
+    return headers
+
+
+def parse_entry(entry: Any, where: str, warnings: list[str]) -> list[Endpoint]:
+    """Validate one ``[[endpoints]]`` table into endpoints (several for a port range)."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: each endpoint must be a table with at least 'url'")
+    for key in entry:
+        if key not in ENDPOINT_KEYS:
+            warnings.append(f"{where}: unknown key '{key}' is ignored")
+    url = entry.get("url")
+    if url is None:
+        raise ConfigError(f"{where}: 'url' is missing (e.g. url = \"ws://127.0.0.1:9222/session\")")
+    if not isinstance(url, str):
+        raise ConfigError(f"{where}: 'url' must be a string, got {url!r}")
+    name = entry.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"{where}: 'name' must be a string, got {name!r}")
+    tags = entry.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ConfigError(f"{where}: 'tags' must be a list of strings")
+    for key in ("enabled", "insecure"):
+        if key in entry and not isinstance(entry[key], bool):
+            raise ConfigError(f"{where}: '{key}' must be true or false, got {entry[key]!r}")
+    interval = entry.get("interval")
+    timeout = entry.get("timeout")
+    try:
+        return parse_spec(
+            url,
+            name=name,
+            headers=_parse_headers(entry["headers"], where) if "headers" in entry else None,
+            interval=None
+            if interval is None
+            else _number(interval, where, "interval", low=MIN_INTERVAL),
+            timeout=None
+            if timeout is None
+            else _number(timeout, where, "timeout", low=0.1, high=MAX_TIMEOUT),
+            tags=tuple(str(t) for t in tags),
+            enabled=bool(entry.get("enabled", True)),
+            insecure=bool(entry.get("insecure", False)),
+        )
+    except SpecError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_config(path: Path, *, missing_ok: bool = False) -> Config:
+    """Read and validate ``path``. Raises :class:`ConfigError` naming the file and line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        if missing_ok:
+            return Config(path=path)
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.ParseError as exc:
+        raise ConfigError(
+            f"{path}:{exc.line}: invalid TOML at column {exc.col}: {_parse_error_text(exc)}"
+        ) from None
+
+    warnings: list[str] = []
+    plain = document.unwrap()
+    for key in plain:
+        if key not in ("defaults", "endpoints"):
+            line = _key_line(text, key) or _table_line(text, key) or 1
+            warnings.append(f"{path}:{line}: unknown key '{key}' is ignored")
+    defaults = Defaults()
+    if "defaults" in plain:
+        line = _table_line(text, "defaults") or 1
+        defaults = _parse_defaults(plain["defaults"], f"{path}:{line}", warnings)
+    entries = plain.get("endpoints", [])
+    if not isinstance(entries, list):
+        line = _key_line(text, "endpoints") or 1
+        raise ConfigError(f"{path}:{line}: 'endpoints' must be a list of [[endpoints]] tables")
+    header_lines = _entry_lines(text)
+    endpoints: list[Endpoint] = []
+    origins: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        line = (
+            header_lines[index]
+            if index < len(header_lines)
+            else (_key_line(text, "endpoints") or 1)
+        )
+        where = f"{path}:{line}: endpoint #{index + 1}"
+        for endpoint in parse_entry(entry, where, warnings):
+            if endpoint.name in origins:
+                raise ConfigError(
+                    f"{where}: the name {endpoint.name!r} is already used by endpoint "
+                    f"#{origins[endpoint.name] + 1}; names must be unique"
+                )
+            origins[endpoint.name] = index
+            endpoints.append(endpoint)
+    return Config(
+        path=path,
+        defaults=defaults,
+        endpoints=endpoints,
+        warnings=warnings,
+        document=document,
+        exists=True,
+        origins=origins,
+        loaded_digest=_digest(data),
+    )
+
+
+def _parse_error_text(exc: tomlkit.exceptions.ParseError) -> str:
+    message = str(exc)
+    return re.sub(r"\s*at line \d+ col \d+$", "", message)
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def endpoint_table(endpoint: Endpoint) -> Table:
+    """A fresh ``[[endpoints]]`` table holding only the keys that differ from the defaults."""
+    table = tomlkit.table()
+    _fill_table(table, endpoint)
+    return table
+
+
+def _fill_table(table: Table, endpoint: Endpoint) -> None:
+    wanted: dict[str, Any] = {"name": endpoint.name, "url": endpoint.url}
+    if endpoint.headers:
+        inline = tomlkit.inline_table()
+        inline.update(dict(endpoint.headers))
+        wanted["headers"] = inline
+    if endpoint.interval is not None:
+        wanted["interval"] = endpoint.interval
+    if endpoint.timeout is not None:
+        wanted["timeout"] = endpoint.timeout
+    if endpoint.tags:
+        wanted["tags"] = list(endpoint.tags)
+    if not endpoint.enabled:
+        wanted["enabled"] = False
+    if endpoint.insecure:
+        wanted["insecure"] = True
+    for key in ENDPOINT_KEYS:
+        if key in wanted:
+            new = wanted[key]
+            if _plain(table.get(key)) != _plain(new):
+                table[key] = _tidy_number(new)
+        elif key in table:
+            del table[key]
+
+
+def _plain(value: Any) -> Any:
+    unwrap = getattr(value, "unwrap", None)
+    return unwrap() if callable(unwrap) else value
+
+
+def _tidy_number(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _entries(document: tomlkit.TOMLDocument) -> AoT | list[Any]:
+    if "endpoints" not in document:
+        document.append("endpoints", tomlkit.aot())
+    return cast("AoT | list[Any]", document["endpoints"])
+
+
+class ConfigEditor:
+    """Applies endpoint edits to the TOML document as small, comment-preserving changes."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def _entry_endpoint_names(self, index: int) -> list[str]:
+        return [name for name, origin in self.config.origins.items() if origin == index]
+
+    def _explode(self, index: int) -> None:
+        """Replace a port-range entry by one table per endpoint, so one can change alone."""
+        names = self._entry_endpoint_names(index)
+        if len(names) <= 1:
+            return
+        by_name = {e.name: e for e in self.config.endpoints}
+        entries = _entries(self.config.document)
+        new_tables = [endpoint_table(by_name[name]) for name in names if name in by_name]
+        del entries[index]
+        for offset, table in enumerate(new_tables):
+            entries.insert(index + offset, table)
+        shift = len(new_tables) - 1
+        for name, origin in list(self.config.origins.items()):
+            if origin > index:
+                self.config.origins[name] = origin + shift
+        for offset, name in enumerate(names):
+            self.config.origins[name] = index + offset
+
+    def add(self, endpoint: Endpoint) -> None:
+        if any(e.name == endpoint.name for e in self.config.endpoints):
+            raise ConfigError(f"an endpoint named {endpoint.name!r} exists already")
+        entries = _entries(self.config.document)
+        entries.append(endpoint_table(endpoint))
+        self.config.origins[endpoint.name] = len(entries) - 1
+        self.config.endpoints.append(endpoint)
+
+    def replace(self, old_name: str, endpoint: Endpoint) -> None:
+        if endpoint.name != old_name and any(
+            e.name == endpoint.name for e in self.config.endpoints
+        ):
+            raise ConfigError(f"an endpoint named {endpoint.name!r} exists already")
+        position = self._position(old_name)
+        index = self.config.origins[old_name]
+        self._explode(index)
+        index = self.config.origins.pop(old_name)
+        _fill_table(_entries(self.config.document)[index], endpoint)
+        self.config.origins[endpoint.name] = index
+        self.config.endpoints[position] = endpoint
+
+    def remove(self, name: str) -> None:
+        position = self._position(name)
+        self._explode(self.config.origins[name])
+        index = self.config.origins.pop(name)
+        del _entries(self.config.document)[index]
+        for other, origin in list(self.config.origins.items()):
+            if origin > index:
+                self.config.origins[other] = origin - 1
+        del self.config.endpoints[position]
+
+    def _position(self, name: str) -> int:
+        for position, endpoint in enumerate(self.config.endpoints):
+            if endpoint.name == name:
+                return position
+        raise ConfigError(f"no endpoint named {name!r} in {self.config.path}")
+
+    def sync(self, endpoints: list[Endpoint], renames: dict[str, str] | None = None) -> None:
+        """Make the document hold exactly ``endpoints`` (in order of first appearance).
+
+        ``renames`` maps new names to the names they had, so an edited entry keeps its
+        comments instead of being removed and added again.
+        """
+        renames = renames or {}
+        wanted = {e.name: e for e in endpoints}
+        kept_old = {renames.get(name, name) for name in wanted}
+        for current in list(self.config.endpoints):
+            if current.name not in kept_old:
+                self.remove(current.name)
+        for endpoint in endpoints:
+            old_name = renames.get(endpoint.name, endpoint.name)
+            existing = next((e for e in self.config.endpoints if e.name == old_name), None)
+            if existing is None:
+                self.add(endpoint)
+            elif existing != endpoint or old_name != endpoint.name:
+                self.replace(old_name, endpoint)
+
+
+def render(config: Config) -> str:
+    document = config.document
+    text = tomlkit.dumps(document)
+    if not config.exists and not text.startswith("#"):
+        text = NEW_FILE_HEADER + "\n" + text
+    return text
+
+
+def save_config(config: Config, *, force: bool = False) -> None:
+    """Write the document atomically: a temp file in the same folder, then ``os.replace``.
+
+    Refuses (unless ``force``) when the file changed on disk since it was loaded, so an
+    edit made in an editor meanwhile is never overwritten silently.
+    """
+    path = config.path
+    if not force:
+        try:
+            on_disk = _digest(path.read_bytes())
+        except FileNotFoundError:
+            on_disk = None
+        except OSError as exc:
+            raise ConfigSaveError(f"{path}: cannot read before saving: {exc.strerror}") from None
+        if on_disk != config.loaded_digest:
+            what = "was deleted" if on_disk is None else "changed on disk"
+            if config.loaded_digest is not None or on_disk is not None:
+                raise ConfigSaveError(
+                    f"{path}: {what} since it was loaded; not overwritten. "
+                    "Save again to overwrite it, or restart to load it."
+                )
+    data = render(config).encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigSaveError(f"{path.parent}: cannot create folder: {exc.strerror}") from None
+    mode = 0o600
+    with contextlib.suppress(OSError):
+        mode = path.stat().st_mode & 0o777
+    try:
+        with _atomic_target(path) as temp:
+            with os.fdopen(os.open(temp, os.O_WRONLY | os.O_TRUNC, mode), "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, mode)
+            os.replace(temp, path)
+    except OSError as exc:
+        raise ConfigSaveError(
+            f"{path}: not saved ({exc.strerror or exc}); the file on disk is unchanged"
+        ) from None
+    config.exists = True
+    config.loaded_digest = _digest(data)
+
+
+@contextlib.contextmanager
+def _atomic_target(path: Path) -> Iterator[str]:
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield temp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+
+
+def with_defaults(endpoint: Endpoint, defaults: Defaults) -> tuple[float, float]:
+    """The interval and timeout that apply to ``endpoint``."""
+    return (
+        endpoint.interval if endpoint.interval is not None else defaults.interval,
+        endpoint.timeout if endpoint.timeout is not None else defaults.timeout,
+    )
