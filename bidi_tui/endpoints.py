@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 MAX_RANGE_EXPANSION = 4096
 DEFAULT_PATH = "/session"
+MASK = "***"
 GOOD_EXAMPLE = "ff-1=127.0.0.1:9222 or ws://127.0.0.1:9515/session"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
@@ -76,7 +77,7 @@ class Endpoint:
         if self.username is not None:
             userinfo = quote(self.username, safe="")
             if self.password is not None:
-                userinfo += ":" + ("***" if mask else quote(self.password, safe=""))
+                userinfo += ":" + (MASK if mask else quote(self.password, safe=""))
             userinfo += "@"
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""

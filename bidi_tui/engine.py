@@ -1,0 +1,336 @@
+"""The polling engine: checks every endpoint on its interval, never two at once per endpoint.
+
+It runs on the caller's asyncio loop and knows nothing of the UI: it reports through a
+listener callback and keeps a :class:`Watch` per endpoint that the UI reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bidi_tui.endpoints import Endpoint
+from bidi_tui.probe import ErrorKind, ProbeResult, State, probe
+
+DEFAULT_INTERVAL = 5.0
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_CONCURRENCY = 128
+DEFAULT_JITTER = 0.1
+MAX_BACKOFF = 60.0
+HISTORY_LENGTH = 60
+# The first round is spread over this many seconds (at most one interval) so a farm
+# is not hit all at once, yet the table fills quickly.
+FIRST_ROUND_SPREAD = 1.0
+
+ProbeFunction = Callable[[Endpoint, float], Awaitable[ProbeResult]]
+
+
+class Activity(StrEnum):
+    WAITING = "waiting"
+    CHECKING = "checking"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A compact record of one past check, for sparklines and the detail view."""
+
+    checked_at: datetime
+    state: State
+    latency_ms: float | None
+    summary: str
+    error_kind: ErrorKind | None
+
+
+@dataclass
+class Watch:
+    """What the engine knows of one endpoint."""
+
+    endpoint: Endpoint
+    interval: float
+    timeout: float
+    last: ProbeResult | None = None
+    state_since: datetime | None = None
+    last_finished_at: float | None = None  # engine clock
+    activity: Activity = Activity.WAITING
+    consecutive_errors: int = 0
+    next_due: float = 0.0
+    history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+    checks: int = 0
+
+    @property
+    def state(self) -> State | None:
+        return None if self.last is None else self.last.state
+
+    @property
+    def paused(self) -> bool:
+        return self.activity is Activity.PAUSED
+
+    def is_stale(self, now: float) -> bool:
+        """No finished check for more than two intervals while not paused."""
+        if self.paused or self.last_finished_at is None:
+            return False
+        return now - self.last_finished_at > 2 * self.interval
+
+
+@dataclass(frozen=True)
+class CheckStarted:
+    name: str
+
+
+@dataclass(frozen=True)
+class CheckFinished:
+    name: str
+    result: ProbeResult
+    previous_state: State | None
+
+    @property
+    def changed(self) -> bool:
+        return self.previous_state is not None and self.previous_state != self.result.state
+
+
+@dataclass(frozen=True)
+class WatchChanged:
+    """Paused, resumed, added, edited or removed: the row needs redrawing."""
+
+    name: str
+
+
+EngineEvent = CheckStarted | CheckFinished | WatchChanged
+Listener = Callable[[EngineEvent], None]
+
+
+@dataclass
+class EngineStats:
+    checks_started: int = 0
+    checks_finished: int = 0
+    max_lateness: float = 0.0
+    total_lateness: float = 0.0
+
+
+def backoff_delay(interval: float, consecutive_errors: int, cap: float = MAX_BACKOFF) -> float:
+    """Interval after ``consecutive_errors`` errors in a row: doubles, capped at ``cap``."""
+    if consecutive_errors <= 1:
+        return interval
+    doubled: float = interval * 2.0 ** min(consecutive_errors - 1, 32)
+    return min(doubled, max(cap, interval))
+
+
+class Engine:
+    """Schedules checks for a set of endpoints on the running asyncio loop."""
+
+    def __init__(
+        self,
+        endpoints: Iterable[Endpoint] = (),
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        jitter: float = DEFAULT_JITTER,
+        max_backoff: float = MAX_BACKOFF,
+        listener: Listener | None = None,
+        probe_function: ProbeFunction | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self.jitter = jitter
+        self.max_backoff = max_backoff
+        self.listener = listener
+        self.clock = clock
+        self.stats = EngineStats()
+        self._probe = probe_function or _default_probe
+        self._rng = rng or random.Random()
+        self._gate = asyncio.Semaphore(max(1, concurrency))
+        self._watches: dict[str, Watch] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running = False
+        self.in_flight = 0
+        for endpoint in endpoints:
+            self._add_watch(endpoint)
+
+    # --- reading -------------------------------------------------------------------------
+
+    @property
+    def watches(self) -> dict[str, Watch]:
+        return self._watches
+
+    def watch(self, name: str) -> Watch:
+        return self._watches[name]
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start checking every endpoint (needs a running loop)."""
+        self._running = True
+        for name in self._watches:
+            self._spawn(name, first=True)
+
+    async def stop(self) -> None:
+        """Cancel every check and wait until all connections are closed."""
+        self._running = False
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- commands -------------------------------------------------------------------------
+
+    def recheck(self, name: str) -> None:
+        """Check ``name`` now (unless it is being checked), resetting its backoff."""
+        watch = self._watches[name]
+        watch.consecutive_errors = 0
+        if watch.paused:
+            return
+        watch.next_due = self.clock()
+        self._wakeups[name].set()
+
+    def recheck_all(self) -> None:
+        for name in self._watches:
+            self.recheck(name)
+
+    def set_paused(self, name: str, paused: bool) -> None:
+        watch = self._watches[name]
+        if paused == watch.paused:
+            return
+        if paused:
+            # A check already running still finishes and reports its result.
+            watch.activity = Activity.PAUSED
+        else:
+            watch.activity = Activity.WAITING
+            watch.next_due = self.clock()
+        self._wakeups[name].set()
+        self._emit(WatchChanged(name))
+
+    def add(self, endpoint: Endpoint) -> None:
+        if endpoint.name in self._watches:
+            raise ValueError(f"an endpoint named {endpoint.name!r} is watched already")
+        self._add_watch(endpoint)
+        if self._running:
+            self._spawn(endpoint.name, first=True)
+        self._emit(WatchChanged(endpoint.name))
+
+    def remove(self, name: str) -> None:
+        self._watches.pop(name)
+        self._wakeups.pop(name)
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+        self._emit(WatchChanged(name))
+
+    def replace(self, old_name: str, endpoint: Endpoint) -> None:
+        """Swap in an edited endpoint; history is kept when only options changed."""
+        old = self._watches[old_name]
+        paused = old.paused
+        self.remove(old_name)
+        self._add_watch(endpoint)
+        new = self._watches[endpoint.name]
+        if old.endpoint.url == endpoint.url:
+            new.last, new.state_since, new.history = old.last, old.state_since, old.history
+            new.last_finished_at = old.last_finished_at
+        if paused or not endpoint.enabled:
+            new.activity = Activity.PAUSED
+        if self._running:
+            self._spawn(endpoint.name, first=True)
+        self._emit(WatchChanged(endpoint.name))
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _add_watch(self, endpoint: Endpoint) -> None:
+        interval = endpoint.interval if endpoint.interval is not None else self.interval
+        timeout = endpoint.timeout if endpoint.timeout is not None else self.timeout
+        watch = Watch(endpoint=endpoint, interval=interval, timeout=timeout)
+        if not endpoint.enabled:
+            watch.activity = Activity.PAUSED
+        self._watches[endpoint.name] = watch
+        self._wakeups[endpoint.name] = asyncio.Event()
+
+    def _spawn(self, name: str, *, first: bool) -> None:
+        watch = self._watches[name]
+        spread = min(FIRST_ROUND_SPREAD, watch.interval) if first else 0.0
+        watch.next_due = self.clock() + self._rng.uniform(0, spread)
+        self._tasks[name] = asyncio.get_running_loop().create_task(
+            self._run_endpoint(name), name=f"bidi-tui check {name}"
+        )
+
+    def _emit(self, event: EngineEvent) -> None:
+        if self.listener is not None:
+            self.listener(event)
+
+    def _next_delay(self, watch: Watch) -> float:
+        base = backoff_delay(watch.interval, watch.consecutive_errors, self.max_backoff)
+        return base * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
+
+    async def _run_endpoint(self, name: str) -> None:
+        watch = self._watches[name]
+        wakeup = self._wakeups[name]
+        while True:
+            # Wait until due, paused-and-resumed, or woken by a recheck.
+            while True:
+                wakeup.clear()
+                if watch.paused:
+                    await wakeup.wait()
+                    continue
+                delay = watch.next_due - self.clock()
+                if delay <= 0:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await wakeup.wait()
+            async with self._gate:
+                if watch.paused:
+                    continue
+                started = self.clock()
+                lateness = max(0.0, started - watch.next_due)
+                self.stats.max_lateness = max(self.stats.max_lateness, lateness)
+                self.stats.total_lateness += lateness
+                self.stats.checks_started += 1
+                watch.activity = Activity.CHECKING
+                self.in_flight += 1
+                self._emit(CheckStarted(name))
+                try:
+                    result = await self._probe(watch.endpoint, watch.timeout)
+                finally:
+                    self.in_flight -= 1
+                    if watch.activity is Activity.CHECKING:
+                        watch.activity = Activity.WAITING
+            self._record(watch, result)
+            watch.next_due = self.clock() + self._next_delay(watch)
+
+    def _record(self, watch: Watch, result: ProbeResult) -> None:
+        previous = watch.state
+        watch.last = result
+        watch.checks += 1
+        watch.last_finished_at = self.clock()
+        if previous != result.state or watch.state_since is None:
+            watch.state_since = result.checked_at
+        watch.consecutive_errors = (
+            watch.consecutive_errors + 1 if result.state is State.ERROR else 0
+        )
+        watch.history.append(
+            HistoryEntry(
+                checked_at=result.checked_at,
+                state=result.state,
+                latency_ms=result.latency_ms,
+                summary=result.summary,
+                error_kind=None if result.error is None else result.error.kind,
+            )
+        )
+        self.stats.checks_finished += 1
+        self._emit(CheckFinished(watch.endpoint.name, result, previous))
+
+
+async def _default_probe(endpoint: Endpoint, timeout: float) -> ProbeResult:
+    return await probe(endpoint, timeout=timeout)

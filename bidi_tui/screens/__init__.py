@@ -1,0 +1,1 @@
+"""The dashboard's secondary screens: details, the endpoint dialog, confirmations, help."""

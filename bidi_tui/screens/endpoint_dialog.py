@@ -1,0 +1,195 @@
+"""The add/edit dialog, validated with the same spec parser as the CLI and the config."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import replace
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label
+
+from bidi_tui.config import MAX_TIMEOUT, MIN_INTERVAL
+from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
+
+
+class DialogError(ValueError):
+    """A field that is not valid; ``field`` names the input to focus."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _seconds(text: str, field: str, label: str, low: float, high: float | None) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise DialogError(field, f"{label} must be a number of seconds, e.g. 5") from None
+    if value != value or value < low or (high is not None and value > high):
+        limit = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise DialogError(field, f"{label} must be {limit} seconds")
+    return value
+
+
+def build_endpoints(
+    *,
+    name: str,
+    spec: str,
+    timeout: str,
+    interval: str,
+    tags: str,
+    insecure: bool,
+    taken_names: Collection[str],
+    original: Endpoint | None,
+) -> list[Endpoint]:
+    """Turn the dialog's fields into endpoints, or raise :class:`DialogError`."""
+    if not spec.strip():
+        raise DialogError("spec", "enter an endpoint, e.g. ws://127.0.0.1:9222/session")
+    try:
+        endpoints = parse_spec(
+            spec,
+            name=name.strip() or None,
+            timeout=_seconds(timeout, "timeout", "Timeout", 0.1, MAX_TIMEOUT),
+            interval=_seconds(interval, "interval", "Interval", MIN_INTERVAL, None),
+            tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
+            insecure=insecure,
+            headers=original.headers if original is not None else None,
+            enabled=original.enabled if original is not None else True,
+        )
+    except SpecError as exc:
+        target = "name" if "name" in exc.problem and name.strip() else "spec"
+        raise DialogError(target, str(exc)) from None
+    if original is not None and len(endpoints) != 1:
+        raise DialogError("spec", "an edited endpoint takes one port, not a range")
+    if original is not None and original.password is not None:
+        # The dialog shows the password as ***; leaving it so keeps the real one.
+        endpoints = [
+            replace(e, password=original.password) if e.password == MASK else e for e in endpoints
+        ]
+    for endpoint in endpoints:
+        if endpoint.name in taken_names:
+            raise DialogError(
+                "name" if name.strip() else "spec",
+                f"the name {endpoint.name!r} is taken; choose another name",
+            )
+        if endpoint.insecure and not endpoint.secure:
+            endpoints = [replace(e, insecure=False) for e in endpoints]
+    return endpoints
+
+
+class EndpointDialog(ModalScreen[list[Endpoint] | None]):
+    """Add (``original`` None) or edit an endpoint. Dismisses with the new endpoints."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel")
+    ]
+
+    def __init__(self, taken_names: Collection[str], original: Endpoint | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.original = original
+        self.taken_names = set(taken_names) - ({original.name} if original else set())
+
+    def compose(self) -> ComposeResult:
+        original = self.original
+        title = "Add endpoint" if original is None else f"Edit {original.name}"
+        with Vertical(classes="dialog", id="endpoint-dialog"):
+            yield Label(title, classes="dialog-title")
+            yield Label("Endpoint", classes="field-label")
+            yield Input(
+                value=original.display_url if original is not None else "",
+                placeholder="ws://127.0.0.1:9222/session, HOST:PORT or HOST:9222-9231",
+                id="spec",
+                password=False,
+            )
+            yield Label("Name (optional: derived from host:port)", classes="field-label")
+            yield Input(
+                value=original.name if original is not None else "",
+                placeholder="ff-1",
+                id="name",
+            )
+            with Horizontal(classes="field-row"):
+                with Vertical():
+                    yield Label("Timeout s", classes="field-label")
+                    yield Input(
+                        value=_number_text(original.timeout if original else None),
+                        placeholder="default",
+                        id="timeout",
+                    )
+                with Vertical():
+                    yield Label("Interval s", classes="field-label")
+                    yield Input(
+                        value=_number_text(original.interval if original else None),
+                        placeholder="default",
+                        id="interval",
+                    )
+            yield Label("Tags (comma separated)", classes="field-label")
+            yield Input(
+                value=", ".join(original.tags) if original is not None else "",
+                placeholder="firefox, rack-2",
+                id="tags",
+            )
+            yield Checkbox(
+                "Skip TLS certificate checks (wss:// only)",
+                value=original.insecure if original is not None else False,
+                id="insecure",
+            )
+            yield Label("", id="dialog-error", classes="dialog-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save" if original else "Add", id="submit", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#spec", Input).focus()
+
+    def _value(self, field: str) -> str:
+        return self.query_one(f"#{field}", Input).value
+
+    def submit(self) -> None:
+        error_label = self.query_one("#dialog-error", Label)
+        try:
+            endpoints = build_endpoints(
+                name=self._value("name"),
+                spec=self._value("spec"),
+                timeout=self._value("timeout"),
+                interval=self._value("interval"),
+                tags=self._value("tags"),
+                insecure=self.query_one("#insecure", Checkbox).value,
+                taken_names=self.taken_names,
+                original=self.original,
+            )
+        except DialogError as exc:
+            error_label.update(str(exc))
+            error_label.add_class("visible")
+            self.query_one(f"#{exc.field}", Input).focus()
+            return
+        self.dismiss(endpoints)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#dialog-error", Label).remove_class("visible")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "submit":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _number_text(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:g}"

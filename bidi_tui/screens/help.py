@@ -1,0 +1,66 @@
+"""The `?` screen: every key, the state legend and the filter syntax."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from bidi_tui.rows import STATE_TEXT, RowState
+
+STATE_MEANINGS = {
+    RowState.READY: "session.status said ready: a new session can start",
+    RowState.NOT_READY: "it answered ready: false (e.g. 'Session already started')",
+    RowState.ERROR: "no valid answer: refused, timeout, HTTP error, not BiDi ...",
+    RowState.CHECKING: "the first check is running",
+    RowState.PENDING: "not checked yet",
+    RowState.PAUSED: "not being checked (space resumes)",
+}
+
+FILTER_HELP = """\
+Type words to keep rows whose name, URL, message or tags contain all of them.
+Add is:ready, is:not_ready, is:error, is:paused, is:pending or is:stale to keep
+rows in any of those states. Example: "ff is:error is:not_ready". Escape clears."""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="help.close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
+        """``keys``: (key, description, tooltip) for every dashboard binding."""
+        super().__init__(classes="dialog-screen")
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help", id="help"):
+            yield Static("bidi-tui: keys", classes="dialog-title")
+            keys = Table.grid(padding=(0, 2))
+            keys.add_column(style="bold")
+            keys.add_column()
+            for key, description, tooltip in self.keys:
+                keys.add_row(key, f"{description}: {tooltip}" if tooltip else description)
+            yield Static(keys)
+            yield Static("States", classes="dialog-title")
+            states = Table.grid(padding=(0, 2))
+            states.add_column(style="bold")
+            states.add_column()
+            for state, meaning in STATE_MEANINGS.items():
+                states.add_row(STATE_TEXT[state], meaning)
+            states.add_row("⚠ (age)", "stale: no check finished for over two intervals")
+            yield Static(states)
+            yield Static("Filter", classes="dialog-title")
+            yield Static(Text(FILTER_HELP))
+            yield Static("ctrl+p opens the command palette with the same actions.", classes="muted")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
