@@ -216,13 +216,14 @@ class BidiTuiApp(App[None]):
             self.notify(warning, title="Config warning", severity="warning", timeout=10)
 
     def on_resize(self) -> None:
-        self._apply_layout()
+        # The new size reaches the screen after this event: lay out once it has.
+        self.call_after_refresh(self._apply_layout)
 
     def _apply_layout(self) -> None:
         """Fit the columns to the terminal; rebuilt only when the widths change."""
         watches = self.engine.watches.values()
         layout = column_layout(
-            self.size.width - 2,  # the vertical scrollbar
+            self.screen.size.width - 2,  # the vertical scrollbar
             max((len(w.endpoint.name) for w in watches), default=4),
             max((len(w.endpoint.display_url) for w in watches), default=3),
         )
@@ -248,6 +249,10 @@ class BidiTuiApp(App[None]):
         if self.demo:
             return "demo farm (nothing is saved)"
         return f"{self.config.path}{' [modified]' if self.dirty else ''}"
+
+    @property
+    def _save_hint(self) -> str:
+        return "" if self.demo else "; press w to save"
 
     def _mark_dirty(self) -> None:
         self.dirty = True
@@ -455,6 +460,8 @@ class BidiTuiApp(App[None]):
     # --- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if len(self.screen_stack) > 1 and action not in ("quit", "help"):
+            return False  # the table's keys sleep while a dialog or the detail view is open
         needs_row = {"recheck", "edit", "delete", "toggle_pause", "details"}
         if action in needs_row and self.selected_name is None:
             return None  # shown dimmed
@@ -545,7 +552,7 @@ class BidiTuiApp(App[None]):
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             key = self.get_key_display(binding)
-            keys.append((key, binding.description, binding.tooltip))
+            keys.append((key, binding.tooltip or binding.description))
         self.push_screen(HelpScreen(keys))
 
     def action_add(self) -> None:
@@ -557,10 +564,11 @@ class BidiTuiApp(App[None]):
                 self.engine.add(endpoint)
             self._renumber()
             self._mark_dirty()
+            self._apply_layout()
             self._sync_rows()
             self.table.move_cursor(row=self.table.get_row_index(endpoints[0].name))
             names = endpoints[0].name if len(endpoints) == 1 else f"{len(endpoints)} endpoints"
-            self.notify(f"Added {names}; press w to save", timeout=4)
+            self.notify(f"Added {names}{self._save_hint}", timeout=4)
 
         self.push_screen(EndpointDialog(self.engine.watches.keys()), added)
 
@@ -581,11 +589,12 @@ class BidiTuiApp(App[None]):
             self.engine.replace(name, endpoint)
             self._renumber()
             self._mark_dirty()
+            self._apply_layout()
             if endpoint.name != name:
                 self._sync_rows()
             self._update_rows([endpoint.name])
             self.table.move_cursor(row=self.table.get_row_index(endpoint.name))
-            self.notify(f"Updated {endpoint.name}; press w to save", timeout=4)
+            self.notify(f"Updated {endpoint.name}{self._save_hint}", timeout=4)
 
         self.push_screen(EndpointDialog(self.engine.watches.keys(), original), edited)
 
@@ -604,7 +613,7 @@ class BidiTuiApp(App[None]):
             self._renumber()
             self._mark_dirty()
             self._sync_rows()
-            self.notify(f"Deleted {name}; press w to save", timeout=4)
+            self.notify(f"Deleted {name}{self._save_hint}", timeout=4)
 
         self.push_screen(
             ConfirmScreen(

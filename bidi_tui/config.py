@@ -289,6 +289,7 @@ def endpoint_table(endpoint: Endpoint) -> Table:
     """A fresh ``[[endpoints]]`` table holding only the keys that differ from the defaults."""
     table = tomlkit.table()
     _fill_table(table, endpoint)
+    table.add(tomlkit.nl())  # a blank line before the next [[endpoints]]
     return table
 
 
@@ -351,6 +352,9 @@ class ConfigEditor:
         by_name = {e.name: e for e in self.config.endpoints}
         entries = _entries(self.config.document)
         new_tables = [endpoint_table(by_name[name]) for name in names if name in by_name]
+        trailing = _take_trailing_trivia(entries[index])
+        for item in trailing:
+            new_tables[-1].value.body.append((None, item))
         del entries[index]
         for offset, table in enumerate(new_tables):
             entries.insert(index + offset, table)
@@ -386,11 +390,39 @@ class ConfigEditor:
         position = self._position(name)
         self._explode(self.config.origins[name])
         index = self.config.origins.pop(name)
-        del _entries(self.config.document)[index]
+        self._remove_table(index)
         for other, origin in list(self.config.origins.items()):
             if origin > index:
                 self.config.origins[other] = origin - 1
         del self.config.endpoints[position]
+
+    def _remove_table(self, index: int) -> None:
+        """Delete table ``index`` without losing the comments written above the next one.
+
+        tomlkit keeps a comment line above ``[[endpoints]]`` at the end of the previous
+        table, so the deleted table's trailing comments move to the table before it, and
+        the comments above the deleted table (about it) go with it.
+        """
+        document = self.config.document
+        entries = _entries(document)
+        trailing = _take_trailing_trivia(entries[index])
+        if index > 0:
+            previous = entries[index - 1]
+            _take_trailing_trivia(previous)
+            for item in trailing:
+                previous.value.body.append((None, item))
+            del entries[index]
+        else:
+            del entries[index]
+            position = next(
+                i
+                for i, (key, _) in enumerate(document.body)
+                if key is not None and key.key == "endpoints"
+            )
+            for item in reversed(trailing):
+                document.body.insert(position, (None, item))
+        # Edits below the container API leave its index stale: re-read what it now says.
+        self.config.document = tomlkit.parse(tomlkit.dumps(document))
 
     def _position(self, name: str) -> int:
         for position, endpoint in enumerate(self.config.endpoints):
@@ -417,6 +449,17 @@ class ConfigEditor:
                 self.add(endpoint)
             elif existing != endpoint or old_name != endpoint.name:
                 self.replace(old_name, endpoint)
+
+
+def _take_trailing_trivia(table: Table) -> list[Any]:
+    """Remove and return the comments and blank lines after a table's last key."""
+    body = table.value.body
+    cut = len(body)
+    while cut > 0 and body[cut - 1][0] is None:
+        cut -= 1
+    trailing = [item for _, item in body[cut:]]
+    del body[cut:]
+    return trailing
 
 
 def render(config: Config) -> str:

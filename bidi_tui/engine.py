@@ -139,11 +139,13 @@ class Engine:
         probe_function: ProbeFunction | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        first_round_spread: float = FIRST_ROUND_SPREAD,
     ) -> None:
         self.interval = interval
         self.timeout = timeout
         self.jitter = jitter
         self.max_backoff = max_backoff
+        self.first_round_spread = first_round_spread
         self.listener = listener
         self.clock = clock
         self.stats = EngineStats()
@@ -246,6 +248,10 @@ class Engine:
             self._spawn(endpoint.name, first=True)
         self._emit(WatchChanged(endpoint.name))
 
+    def record_result(self, name: str, result: ProbeResult) -> None:
+        """Take a result obtained elsewhere (a replay, a screenshot scene) as a finished check."""
+        self._record(self._watches[name], result)
+
     # --- internals ------------------------------------------------------------------------
 
     def _add_watch(self, endpoint: Endpoint) -> None:
@@ -259,7 +265,7 @@ class Engine:
 
     def _spawn(self, name: str, *, first: bool) -> None:
         watch = self._watches[name]
-        spread = min(FIRST_ROUND_SPREAD, watch.interval) if first else 0.0
+        spread = min(self.first_round_spread, watch.interval) if first else 0.0
         watch.next_due = self.clock() + self._rng.uniform(0, spread)
         self._tasks[name] = asyncio.get_running_loop().create_task(
             self._run_endpoint(name), name=f"bidi-tui check {name}"

@@ -144,11 +144,11 @@ COLUMN_LABELS = {
 }
 FIXED_WIDTHS = {"state": 11, "latency": 7, "age": 10, "since": 8, "trend": SPARK_WIDTH}
 # Dropped in this order when the terminal is too narrow for them.
-OPTIONAL_COLUMNS = ("url", "trend", "since")
-MIN_MESSAGE_WIDTH = 24
+OPTIONAL_COLUMNS = ("trend", "since", "url")
+MIN_MESSAGE_WIDTH = 32
 MAX_MESSAGE_WIDTH = 200
 MAX_NAME_WIDTH = 24
-MAX_URL_WIDTH = 40
+MAX_URL_WIDTH = 36
 CELL_PADDING = 2  # DataTable pads each cell by one column on either side
 
 

@@ -31,7 +31,7 @@ class ConfirmScreen(ModalScreen[str | None]):
             yield Label(self.question, classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
                 for button_id, label, variant in self.choices:
-                    yield Button(label, id=button_id, variant=variant)  # type: ignore[arg-type]
+                    yield Button(label, id=button_id, variant=variant, compact=True)  # type: ignore[arg-type]
 
     def on_mount(self) -> None:
         self.query_one(f"#{self.choices[0][0]}", Button).focus()

@@ -101,49 +101,63 @@ class EndpointDialog(ModalScreen[list[Endpoint] | None]):
         title = "Add endpoint" if original is None else f"Edit {original.name}"
         with Vertical(classes="dialog", id="endpoint-dialog"):
             yield Label(title, classes="dialog-title")
-            yield Label("Endpoint", classes="field-label")
-            yield Input(
-                value=original.display_url if original is not None else "",
-                placeholder="ws://127.0.0.1:9222/session, HOST:PORT or HOST:9222-9231",
-                id="spec",
-                password=False,
+            yield from _field(
+                "Endpoint",
+                Input(
+                    value=original.display_url if original is not None else "",
+                    placeholder="ws://HOST:PORT/session, HOST:PORT, HOST:9222-9231",
+                    id="spec",
+                    compact=True,
+                ),
             )
-            yield Label("Name (optional: derived from host:port)", classes="field-label")
-            yield Input(
-                value=original.name if original is not None else "",
-                placeholder="ff-1",
-                id="name",
+            yield from _field(
+                "Name",
+                Input(
+                    value=original.name if original is not None else "",
+                    placeholder="optional: host:port",
+                    id="name",
+                    compact=True,
+                ),
             )
-            with Horizontal(classes="field-row"):
-                with Vertical():
-                    yield Label("Timeout s", classes="field-label")
-                    yield Input(
-                        value=_number_text(original.timeout if original else None),
-                        placeholder="default",
-                        id="timeout",
-                    )
-                with Vertical():
-                    yield Label("Interval s", classes="field-label")
-                    yield Input(
-                        value=_number_text(original.interval if original else None),
-                        placeholder="default",
-                        id="interval",
-                    )
-            yield Label("Tags (comma separated)", classes="field-label")
-            yield Input(
-                value=", ".join(original.tags) if original is not None else "",
-                placeholder="firefox, rack-2",
-                id="tags",
+            yield from _field(
+                "Timeout s",
+                Input(
+                    value=_number_text(original.timeout if original else None),
+                    placeholder="default",
+                    id="timeout",
+                    compact=True,
+                ),
+            )
+            yield from _field(
+                "Interval s",
+                Input(
+                    value=_number_text(original.interval if original else None),
+                    placeholder="default",
+                    id="interval",
+                    compact=True,
+                ),
+            )
+            yield from _field(
+                "Tags",
+                Input(
+                    value=", ".join(original.tags) if original is not None else "",
+                    placeholder="comma separated: firefox, rack-2",
+                    id="tags",
+                    compact=True,
+                ),
             )
             yield Checkbox(
                 "Skip TLS certificate checks (wss:// only)",
                 value=original.insecure if original is not None else False,
                 id="insecure",
+                compact=True,
             )
             yield Label("", id="dialog-error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save" if original else "Add", id="submit", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button(
+                    "Save" if original else "Add", id="submit", variant="primary", compact=True
+                )
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#spec", Input).focus()
@@ -187,6 +201,12 @@ class EndpointDialog(ModalScreen[list[Endpoint] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _field(label: str, field: Input) -> ComposeResult:
+    with Horizontal(classes="field-row"):
+        yield Label(label, classes="field-label")
+        yield field
 
 
 def _number_text(value: float | None) -> str:

@@ -36,8 +36,8 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "close", "Close", show=False),
     ]
 
-    def __init__(self, keys: list[tuple[str, str, str]]) -> None:
-        """``keys``: (key, description, tooltip) for every dashboard binding."""
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        """``keys``: (key, what it does) for every dashboard binding."""
         super().__init__(classes="dialog-screen")
         self.keys = keys
 
@@ -47,8 +47,8 @@ class HelpScreen(ModalScreen[None]):
             keys = Table.grid(padding=(0, 2))
             keys.add_column(style="bold")
             keys.add_column()
-            for key, description, tooltip in self.keys:
-                keys.add_row(key, f"{description}: {tooltip}" if tooltip else description)
+            for key, meaning in self.keys:
+                keys.add_row(key, meaning)
             yield Static(keys)
             yield Static("States", classes="dialog-title")
             states = Table.grid(padding=(0, 2))

@@ -1,0 +1,213 @@
+"""Deterministic dashboard scenes: endpoints with pinned results and a frozen clock.
+
+Pilot and snapshot tests build the app from these so that what they assert (and what
+the snapshots show) never depends on timing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from textual.coordinate import Coordinate
+from textual.widgets import Static
+
+from bidi_tui.app import BidiTuiApp
+from bidi_tui.config import load_config
+from bidi_tui.endpoints import Endpoint
+from bidi_tui.engine import Engine
+from bidi_tui.probe import ErrorKind, Phase, PhaseTimings, ProbeError, ProbeResult, State
+
+FROZEN_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+
+CONFIG_TEXT = """\
+# Rack 1 browsers (this comment must survive saves)
+[defaults]
+interval = 5
+timeout = 5
+
+[[endpoints]]
+name = "ff-1"  # the main Firefox
+url = "ws://127.0.0.1:9222/session"
+tags = ["firefox"]
+
+[[endpoints]]
+name = "ff-2"
+url = "ws://127.0.0.1:9223/session"
+tags = ["firefox"]
+
+# ChromeDriver on the same box
+[[endpoints]]
+name = "cd-1"
+url = "ws://127.0.0.1:9515/session"
+tags = ["chrome"]
+
+[[endpoints]]
+name = "cdp"
+url = "ws://127.0.0.1:9333/devtools/browser/abc"
+
+[[endpoints]]
+name = "gone"
+url = "ws://127.0.0.1:1/session"
+"""
+
+CHROME_META: dict[str, Any] = {
+    "build": {"version": "156.0.8078.108"},
+    "os": {"arch": "x86_64", "name": "Linux", "version": "6.18"},
+}
+
+
+def ready(endpoint: Endpoint, at: datetime, latency: float, message: str = "") -> ProbeResult:
+    return ProbeResult(
+        endpoint=endpoint,
+        state=State.READY,
+        checked_at=at,
+        elapsed_ms=latency,
+        ready=True,
+        message=message,
+        meta=CHROME_META if "ChromeDriver" in message else {},
+        latency_ms=latency,
+        timings=PhaseTimings(latency * 0.3, latency * 0.5, latency * 0.2),
+        raw=None,
+    )
+
+
+def not_ready(endpoint: Endpoint, at: datetime, latency: float, message: str) -> ProbeResult:
+    return ProbeResult(
+        endpoint=endpoint,
+        state=State.NOT_READY,
+        checked_at=at,
+        elapsed_ms=latency,
+        ready=False,
+        message=message,
+        latency_ms=latency,
+        timings=PhaseTimings(latency * 0.3, latency * 0.5, latency * 0.2),
+    )
+
+
+def failed(
+    endpoint: Endpoint, at: datetime, kind: ErrorKind, detail: str, hint: str | None = None
+) -> ProbeResult:
+    return ProbeResult(
+        endpoint=endpoint,
+        state=State.ERROR,
+        checked_at=at,
+        elapsed_ms=1.0,
+        error=ProbeError(kind, detail, hint, Phase.CONNECT),
+    )
+
+
+@dataclass
+class Verdicts:
+    """What the fake probe answers for each endpoint name; tests change it mid-run."""
+
+    by_name: dict[str, str] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def result(self, endpoint: Endpoint, at: datetime) -> ProbeResult:
+        verdict = self.by_name.get(endpoint.name, "ready")
+        if verdict == "ready":
+            message = "ChromeDriver ready for new sessions." if "cd" in endpoint.name else ""
+            return ready(endpoint, at, 3.0, message)
+        if verdict == "busy":
+            return not_ready(endpoint, at, 4.0, "Session already started")
+        if verdict == "cdp":
+            return failed(
+                endpoint,
+                at,
+                ErrorKind.NOT_BIDI,
+                "answered in CDP, not BiDi: 'session.status' wasn't found",
+                "use ChromeDriver",
+            )
+        return failed(
+            endpoint, at, ErrorKind.REFUSED, "connection refused on port 1", "nothing listens"
+        )
+
+
+def write_config(tmp_path: Path, text: str = CONFIG_TEXT) -> Path:
+    path = tmp_path / "bidi-tui" / "endpoints.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def scene_verdicts() -> Verdicts:
+    return Verdicts({"ff-1": "ready", "ff-2": "busy", "cd-1": "ready", "cdp": "cdp", "gone": "x"})
+
+
+def make_app(
+    config_path: Path,
+    verdicts: Verdicts,
+    *,
+    extra: list[Endpoint] | None = None,
+    start_engine: bool = True,
+) -> BidiTuiApp:
+    """An app whose checks answer from ``verdicts`` at once, with the wall clock frozen."""
+    config = load_config(config_path, missing_ok=True)
+
+    async def fake_probe(endpoint: Endpoint, timeout: float) -> ProbeResult:
+        verdicts.calls.append(endpoint.name)
+        return verdicts.result(endpoint, FROZEN_NOW)
+
+    endpoints = [*config.endpoints, *(extra or [])]
+    engine = Engine(
+        endpoints,
+        interval=3600,
+        timeout=5,
+        probe_function=fake_probe,
+        jitter=0.0,
+        first_round_spread=0.0,
+    )
+    return BidiTuiApp(
+        config,
+        extra or [],
+        start_engine=start_engine,
+        now=lambda: FROZEN_NOW,
+        engine=engine,
+    )
+
+
+def pin_history(app: BidiTuiApp, verdicts: Verdicts, rounds: int = 12) -> None:
+    """Record ``rounds`` past checks per endpoint, 5 s apart, ending at the frozen now."""
+    for index in range(rounds):
+        at = FROZEN_NOW - timedelta(seconds=5 * (rounds - 1 - index))
+        for name, watch in app.engine.watches.items():
+            result = verdicts.result(watch.endpoint, at)
+            if result.latency_ms is not None:
+                latency = 2.0 + (index * 7 + len(name) * 3) % 20
+                result = (
+                    ready(watch.endpoint, at, latency, result.message or "")
+                    if (result.state is State.READY)
+                    else result
+                )
+            app.engine.record_result(name, result)
+
+
+def cells(app: BidiTuiApp) -> Iterator[tuple[str, dict[str, str]]]:
+    """(row key, {column key: plain text}) for every row in display order."""
+    table = app.table
+    keys = [str(column.key.value) for column in table.ordered_columns]
+    for index in range(table.row_count):
+        row_key = table.coordinate_to_cell_key(Coordinate(index, 0)).row_key
+        values = [str(c) for c in table.get_row_at(index)]
+        yield str(row_key.value), dict(zip(keys, values, strict=True))
+
+
+def row_texts(app: BidiTuiApp) -> dict[str, dict[str, str]]:
+    return dict(cells(app))
+
+
+def plain(widget: Static) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+def names(app: BidiTuiApp) -> list[str]:
+    return [name for name, _ in cells(app)]
