@@ -175,24 +175,31 @@ class BidiTuiApp(App[None]):
         self.sort_key = SortKey.CONFIG
         self.sort_reverse = False
         self._exit_stack = contextlib.AsyncExitStack()
+        # Held directly: the timers update them while another screen may be on top.
+        self._summary = Static(id="summary")
+        self._filter_input = Input(
+            placeholder="filter: words, is:error, is:not_ready, is:stale … (esc clears)",
+            id="filter",
+        )
+        self._table: DataTable[Text | str] = DataTable(
+            id="endpoints", cursor_type="row", zebra_stripes=True
+        )
+        self._empty = Static(EMPTY_TEXT.format(path=self.config.path), id="empty", markup=True)
 
     # --- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="main"):
-            yield Static(id="summary")
-            yield Input(
-                placeholder="filter: words, is:error, is:not_ready, is:stale … (esc clears)",
-                id="filter",
-            )
-            yield DataTable(id="endpoints", cursor_type="row", zebra_stripes=True)
-            yield Static(EMPTY_TEXT.format(path=self.config.path), id="empty", markup=True)
+            yield self._summary
+            yield self._filter_input
+            yield self._table
+            yield self._empty
         yield Footer(compact=True, show_command_palette=False)
 
     @property
     def table(self) -> DataTable[Text | str]:
-        return self.query_one("#endpoints", DataTable)
+        return self._table
 
     async def on_mount(self) -> None:
         self.sub_title = self._sub_title()
@@ -208,8 +215,9 @@ class BidiTuiApp(App[None]):
         self._sync_rows()
         if self.start_engine:
             self.engine.start()
-        self.set_interval(REFRESH_SECONDS, self._apply_engine_updates)
-        self.set_interval(TICK_SECONDS, self._tick)
+        # Timers on the main screen stop with it, so none fires while the app shuts down.
+        self.screen.set_interval(REFRESH_SECONDS, self._apply_engine_updates)
+        self.screen.set_interval(TICK_SECONDS, self._tick)
         self._update_summary()
         self.table.focus()
         for warning in self.config.warnings:
@@ -370,7 +378,7 @@ class BidiTuiApp(App[None]):
             self._apply_sort(selected)
         empty = not self.endpoints
         table.display = not empty
-        self.query_one("#empty", Static).display = empty
+        self._empty.display = empty
 
     def _apply_sort(self, keep_selected: str | None) -> None:
         table = self.table
@@ -425,7 +433,7 @@ class BidiTuiApp(App[None]):
             parts.append(
                 f" · {self.table.row_count} of {len(self.engine.watches)} shown", style="bold"
             )
-        self.query_one("#summary", Static).update(parts)
+        self._summary.update(parts)
 
     def _announce(self, changes: list[CheckFinished]) -> None:
         went_to_error = [c for c in changes if c.result.state is State.ERROR]
@@ -495,12 +503,12 @@ class BidiTuiApp(App[None]):
         self.notify("Paused all endpoints" if pause else "Resumed all endpoints", timeout=2)
 
     def action_filter(self) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self._filter_input
         filter_input.add_class("visible")
         filter_input.focus()
 
     def action_clear_filter(self) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self._filter_input
         filter_input.value = ""
         filter_input.remove_class("visible")
         self.row_filter = RowFilter()
@@ -512,7 +520,7 @@ class BidiTuiApp(App[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.row_filter = parse_filter(event.value)
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self._filter_input
         filter_input.set_class(bool(self.row_filter.problems), "-invalid")
         filter_input.tooltip = "\n".join(self.row_filter.problems) or None
         self._sync_rows()
@@ -704,7 +712,7 @@ class BidiTuiApp(App[None]):
         self._update_summary()
 
     def _filter_to(self, state: str) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self._filter_input
         filter_input.add_class("visible")
         filter_input.value = f"is:{state}"
 

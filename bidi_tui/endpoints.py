@@ -21,9 +21,9 @@ DEFAULT_PATH = "/session"
 MASK = "***"
 GOOD_EXAMPLE = "ff-1=127.0.0.1:9222 or ws://127.0.0.1:9515/session"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
 _HOSTNAME_RE = re.compile(
-    r"^[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?)*\.?$"
+    r"^[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_\-]*[A-Za-z0-9_])?)*\.?\Z"
 )
 _SCHEMES = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
 _DEFAULT_PORTS = {"ws": 80, "wss": 443}
@@ -102,9 +102,15 @@ class Endpoint:
         return replace(self, name=name)
 
 
+# [NAME=][scheme://]user: then the password, up to the last '@' before the path or query.
+_USERINFO_RE = re.compile(
+    r"^(\s*(?:[A-Za-z0-9_][A-Za-z0-9_.\-]*=)?(?:[A-Za-z][A-Za-z0-9+.\-]*://)?[^/?@:]*:)[^/?]*@"
+)
+
+
 def mask_spec(spec: str) -> str:
     """Hide a password in a raw, possibly invalid, spec so errors never print it."""
-    return re.sub(r"(://[^/@\s:]*:)[^/@\s]*@", r"\1***@", spec)
+    return _USERINFO_RE.sub(lambda m: m.group(1) + MASK + "@", spec, count=1)
 
 
 def derive_name(host: str, port: int | None) -> str:
@@ -152,6 +158,8 @@ def _parse_ports(spec: str, text: str) -> list[int]:
     for part in (start_text, end_text) if dash else (start_text,):
         if not part.isdigit() or not part.isascii():
             raise SpecError(spec, f"port {text!r} is not a number or a range like 9222-9231")
+        if len(part.lstrip("0")) > 5:
+            raise SpecError(spec, f"port {part} is out of range 1-65535")
     start = int(start_text)
     end = int(end_text) if dash else start
     for port in (start, end):

@@ -183,6 +183,12 @@ def interpret_message(data: Data, request_id: int) -> StatusAnswer | ProbeError 
         return None
     if msg_type is None and "method" in message and not has_id:
         return None  # a CDP-style event; if this is CDP the error for our id follows
+    if msg_type is None and not has_id and "error" not in message:
+        return ProbeError(
+            ErrorKind.PROTOCOL,
+            f"answer has neither 'type' nor 'id', so it is not BiDi: {_short(data)}",
+            phase=Phase.RESPONSE,
+        )
     if msg_type is None and "error" in message and isinstance(message["error"], dict):
         if ours or not has_id or msg_id is None:
             cdp_error = message["error"]
@@ -276,6 +282,16 @@ def _closed_error(exc: ConnectionClosed, phase: Phase) -> ProbeError:
             ErrorKind.TOO_LARGE,
             f"answer exceeded the {MAX_MESSAGE_SIZE // 1024} KiB message limit",
             hint="this is not a plain session.status answer; check the endpoint",
+            phase=phase,
+        )
+    if (
+        sent is not None
+        and not exc.rcvd_then_sent
+        and sent.code in (CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_DATA)
+    ):
+        return ProbeError(
+            ErrorKind.PROTOCOL,
+            f"broke the WebSocket protocol ({sent.reason or sent.code}); closed with {sent.code}",
             phase=phase,
         )
     received = exc.rcvd
@@ -396,7 +412,7 @@ async def probe(
             endpoint=endpoint,
             state=State.ERROR,
             checked_at=checked_at,
-            elapsed_ms=(time.perf_counter() - started) * 1000,
+            elapsed_ms=((answered_at or time.perf_counter()) - started) * 1000,
             timings=timings(),
             error=error,
             raw=raw,
@@ -434,6 +450,7 @@ async def probe(
                     answered_at = time.perf_counter()
                     break
             else:
+                answered_at = time.perf_counter()
                 answer = ProbeError(
                     ErrorKind.PROTOCOL,
                     f"over {MAX_SKIPPED_MESSAGES} messages arrived without the answer to "
@@ -495,8 +512,12 @@ async def probe(
         return finish_error(_os_error(exc, endpoint, phase))
     finally:
         if connection is not None:
-            remaining = deadline_s - (time.perf_counter() - started)
-            await _close_quietly(connection, min(remaining, 1.0))
+            if isinstance(answer, ProbeError):
+                # A peer that broke the protocol gets no polite close to wait out.
+                connection.transport.abort()
+            else:
+                remaining = deadline_s - (time.perf_counter() - started)
+                await _close_quietly(connection, min(remaining, 1.0))
 
     end = answered_at
     assert answer is not None
