@@ -258,7 +258,7 @@ def _http_status_error(status: int, reason: str, endpoint: Endpoint) -> ProbeErr
             "--remote-allow-hosts, or use the IP address"
         )
     elif status in (401, 403):
-        hint = "authentication failed or missing: set user:password@ in the URL or an header"
+        hint = "authentication failed or missing: set user:password@ in the URL or a header"
     elif status == 200:
         hint = "an HTTP server answered, not a WebSocket endpoint; check the port and path"
     elif status in (301, 302, 303, 307, 308):

@@ -7,6 +7,7 @@ the snapshots show) never depends on timing.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,8 @@ CHROME_META: dict[str, Any] = {
 
 
 def ready(endpoint: Endpoint, at: datetime, latency: float, message: str = "") -> ProbeResult:
+    meta = CHROME_META if "ChromeDriver" in message else {}
+    answer = {"type": "success", "id": 1, "result": {"ready": True, "message": message, **meta}}
     return ProbeResult(
         endpoint=endpoint,
         state=State.READY,
@@ -70,10 +73,10 @@ def ready(endpoint: Endpoint, at: datetime, latency: float, message: str = "") -
         elapsed_ms=latency,
         ready=True,
         message=message,
-        meta=CHROME_META if "ChromeDriver" in message else {},
+        meta=meta,
         latency_ms=latency,
         timings=PhaseTimings(latency * 0.3, latency * 0.5, latency * 0.2),
-        raw=None,
+        raw=json.dumps(answer),
     )
 
 

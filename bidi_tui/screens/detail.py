@@ -108,6 +108,8 @@ def render_detail(watch: Watch, now: datetime) -> RenderableType:
             parts += [Text(""), _section("Error"), error]
         if last.raw is not None:
             parts += [Text(""), _section("Last response"), _pretty_json(last.raw)]
+        elif last.meta:
+            parts += [Text(""), _section("Meta"), JSON.from_data(dict(last.meta), indent=2)]
 
     if watch.history:
         history = Table(box=None, padding=(0, 2), header_style="bold", show_edge=False)

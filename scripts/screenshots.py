@@ -1,0 +1,85 @@
+"""Regenerate screenshots/*.svg from the demo farm, with the clock pinned.
+
+Run: python scripts/screenshots.py
+
+It starts the demo farm, checks every endpoint a dozen times for real (so latencies and
+answers are real), pins those results to a fixed wall clock, then drives the dashboard
+and saves one SVG per view. Nothing here is drawn by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bidi_tui.app import BidiTuiApp
+from bidi_tui.checks import check_all
+from bidi_tui.config import Config
+from bidi_tui.demo import DemoFarm
+from bidi_tui.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "screenshots"
+FROZEN_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+ROUNDS = 12
+SIZE = (120, 30)
+
+# (file name, keys to press first, terminal size)
+VIEWS: list[tuple[str, list[str], tuple[int, int]]] = [
+    ("dashboard", [], SIZE),
+    ("dashboard-80x24", [], (80, 24)),
+    ("detail", ["down"] * 6 + ["enter"], (100, 44)),
+    ("add-dialog", ["a", *"127.0.0.1:9222-9231"], SIZE),
+    ("filter", ["slash", *"is:error is:not_ready"], SIZE),
+    ("help", ["question_mark"], (100, 40)),
+]
+
+
+async def pinned_engine(farm: DemoFarm) -> Engine:
+    """An engine holding ROUNDS real checks per endpoint, 5 s apart on a frozen clock."""
+    engine = Engine(farm.endpoints, interval=5, timeout=0.5)
+    for round_index in range(ROUNDS):
+        at = FROZEN_NOW - timedelta(seconds=5 * (ROUNDS - 1 - round_index))
+        results = await check_all(farm.endpoints, timeout=0.5)
+        for result in results:
+            engine.record_result(result.endpoint.name, replace(result, checked_at=at))
+    return engine
+
+
+async def shoot(name: str, keys: list[str], size: tuple[int, int], engine: Engine) -> None:
+    config = Config(path=Path("~/.config/bidi-tui/endpoints.toml"))
+    app = BidiTuiApp(
+        config,
+        [w.endpoint for w in engine.watches.values()],
+        engine=engine,
+        start_engine=False,
+        now=lambda: FROZEN_NOW,
+    )
+    async with app.run_test(size=size) as pilot:
+        app._apply_engine_updates()
+        await pilot.pause()
+        if keys:
+            await pilot.press(*keys)
+        await pilot.pause(0.3)
+        app.save_screenshot(f"{name}.svg", path=str(OUT))
+    print(f"wrote screenshots/{name}.svg")
+
+
+async def main() -> None:
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    OUT.mkdir(exist_ok=True)
+    # The farm's busy spells follow its clock: pin it so the same ones are busy each run.
+    async with DemoFarm.start(seed=7, clock=lambda: 40.0) as farm:
+        farm.set_busy("firefox-4", True)  # as if a test run held a session there
+        farm.set_busy("chrome-4", True)
+        for name, keys, size in VIEWS:
+            await shoot(name, keys, size, await pinned_engine(farm))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
