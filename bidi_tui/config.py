@@ -32,7 +32,7 @@ from typing import Any, cast
 import platformdirs
 import tomlkit
 import tomlkit.exceptions
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Array, Table
 
 from bidi_tui.endpoints import Endpoint, SpecError, parse_spec
 
@@ -245,7 +245,7 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
         defaults = _parse_defaults(plain["defaults"], f"{path}:{line}", warnings)
     entries = plain.get("endpoints", [])
     if not isinstance(entries, list):
-        line = _key_line(text, "endpoints") or 1
+        line = _key_line(text, "endpoints") or _table_line(text, "endpoints") or 1
         raise ConfigError(f"{path}:{line}: 'endpoints' must be a list of [[endpoints]] tables")
     header_lines = _entry_lines(text)
     endpoints: list[Endpoint] = []
@@ -309,13 +309,29 @@ def _fill_table(table: Table, endpoint: Endpoint) -> None:
         wanted["enabled"] = False
     if endpoint.insecure:
         wanted["insecure"] = True
+    # Comments after the last key introduce the next table: new keys go above them.
+    trailing = _take_trailing_trivia(table)
     for key in ENDPOINT_KEYS:
         if key in wanted:
             new = wanted[key]
+            if key == "url" and _same_url(table.get(key), endpoint):
+                continue  # keep the user's short form, e.g. 10.0.0.1:9222
             if _plain(table.get(key)) != _plain(new):
                 table[key] = _tidy_number(new)
         elif key in table:
             del table[key]
+    for item in trailing:
+        table.value.body.append((None, item))
+
+
+def _same_url(written: Any, endpoint: Endpoint) -> bool:
+    if not isinstance(written, str):
+        return False
+    try:
+        parsed = parse_spec(str(written))
+    except SpecError:
+        return False
+    return len(parsed) == 1 and parsed[0].url == endpoint.url
 
 
 def _plain(value: Any) -> Any:
@@ -327,6 +343,16 @@ def _tidy_number(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _new_entry(entries: AoT | list[Any], endpoint: Endpoint) -> Any:
+    """A table for ``entries``: inline when the file lists endpoints as ``endpoints = [...]``."""
+    table = endpoint_table(endpoint)
+    if isinstance(entries, Array):
+        inline = tomlkit.inline_table()
+        inline.update(table.unwrap())
+        return inline
+    return table
 
 
 def _entries(document: tomlkit.TOMLDocument) -> AoT | list[Any]:
@@ -351,7 +377,7 @@ class ConfigEditor:
             return
         by_name = {e.name: e for e in self.config.endpoints}
         entries = _entries(self.config.document)
-        new_tables = [endpoint_table(by_name[name]) for name in names if name in by_name]
+        new_tables = [_new_entry(entries, by_name[name]) for name in names if name in by_name]
         trailing = _take_trailing_trivia(entries[index])
         for item in trailing:
             new_tables[-1].value.body.append((None, item))
@@ -369,7 +395,7 @@ class ConfigEditor:
         if any(e.name == endpoint.name for e in self.config.endpoints):
             raise ConfigError(f"an endpoint named {endpoint.name!r} exists already")
         entries = _entries(self.config.document)
-        entries.append(endpoint_table(endpoint))
+        entries.append(_new_entry(entries, endpoint))
         self.config.origins[endpoint.name] = len(entries) - 1
         self.config.endpoints.append(endpoint)
 
@@ -423,6 +449,10 @@ class ConfigEditor:
                 document.body.insert(position, (None, item))
         # Edits below the container API leave its index stale: re-read what it now says.
         self.config.document = tomlkit.parse(tomlkit.dumps(document))
+        if not _entries(self.config.document):
+            # An empty array of tables reads back as `endpoints = []` above the header, and
+            # add() would then append a [[table]] into that inline array: invalid TOML.
+            del self.config.document["endpoints"]
 
     def _position(self, name: str) -> int:
         for position, endpoint in enumerate(self.config.endpoints):

@@ -13,11 +13,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from bidi_tui.endpoints import Endpoint
-from bidi_tui.probe import ErrorKind, ProbeResult, State, probe
+from bidi_tui.probe import ErrorKind, ProbeError, ProbeResult, State, probe
 
 DEFAULT_INTERVAL = 5.0
 DEFAULT_TIMEOUT = 5.0
@@ -235,6 +235,8 @@ class Engine:
     def replace(self, old_name: str, endpoint: Endpoint) -> None:
         """Swap in an edited endpoint; history is kept when only options changed."""
         old = self._watches[old_name]
+        if endpoint.name != old_name and endpoint.name in self._watches:
+            raise ValueError(f"an endpoint named {endpoint.name!r} is watched already")
         paused = old.paused
         self.remove(old_name)
         self._add_watch(endpoint)
@@ -308,6 +310,8 @@ class Engine:
                 self._emit(CheckStarted(name))
                 try:
                     result = await self._probe(watch.endpoint, watch.timeout)
+                except Exception as exc:  # a bug in the probe must not end this loop
+                    result = _crashed(watch.endpoint, exc)
                 finally:
                     self.in_flight -= 1
                     if watch.activity is Activity.CHECKING:
@@ -336,6 +340,16 @@ class Engine:
         )
         self.stats.checks_finished += 1
         self._emit(CheckFinished(watch.endpoint.name, result, previous))
+
+
+def _crashed(endpoint: Endpoint, exc: Exception) -> ProbeResult:
+    return ProbeResult(
+        endpoint=endpoint,
+        state=State.ERROR,
+        checked_at=datetime.now(UTC),
+        elapsed_ms=0.0,
+        error=ProbeError(ErrorKind.PROTOCOL, f"the check failed: {type(exc).__name__}: {exc}"),
+    )
 
 
 async def _default_probe(endpoint: Endpoint, timeout: float) -> ProbeResult:

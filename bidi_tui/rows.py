@@ -148,6 +148,7 @@ OPTIONAL_COLUMNS = ("trend", "since", "url")
 MIN_MESSAGE_WIDTH = 32
 MAX_MESSAGE_WIDTH = 200
 MAX_NAME_WIDTH = 24
+MIN_NAME_WIDTH = 8
 MAX_URL_WIDTH = 36
 CELL_PADDING = 2  # DataTable pads each cell by one column on either side
 
@@ -167,6 +168,11 @@ def column_layout(total_width: int, longest_name: int, longest_url: int) -> dict
         }
         used = sum(widths.values()) + CELL_PADDING * len(columns)
         if total_width - used >= MIN_MESSAGE_WIDTH or dropped == OPTIONAL_COLUMNS[-1]:
+            # Still too wide: the name gives way too, down to MIN_NAME_WIDTH.
+            short = MIN_MESSAGE_WIDTH - (total_width - used)
+            if short > 0:
+                widths["name"] = max(min(name, MIN_NAME_WIDTH), name - short)
+                used -= name - widths["name"]
             widths["message"] = max(MIN_MESSAGE_WIDTH, total_width - used)
             return widths
     raise AssertionError("unreachable")
