@@ -132,6 +132,22 @@ class BidiTuiApp(App[None]):
             key_display="⏎",
             show=False,
         ),
+        Binding(
+            "g",
+            "first_row",
+            "First",
+            id="first_row",
+            tooltip="Go to the first row (also ctrl+home)",
+            show=False,
+        ),
+        Binding(
+            "G",
+            "last_row",
+            "Last",
+            id="last_row",
+            tooltip="Go to the last row (also ctrl+end)",
+            show=False,
+        ),
         Binding("w", "save", "Write", id="save", tooltip="Write the endpoints to the config"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks if there are unsaved edits)"),
@@ -218,6 +234,7 @@ class BidiTuiApp(App[None]):
         # Timers on the main screen stop with it, so none fires while the app shuts down.
         self.screen.set_interval(REFRESH_SECONDS, self._apply_engine_updates)
         self.screen.set_interval(TICK_SECONDS, self._tick)
+        self.watch(self.table, "scroll_y", self._on_scroll, init=False)
         self._update_summary()
         self.table.focus()
         for warning in self.config.warnings:
@@ -277,11 +294,26 @@ class BidiTuiApp(App[None]):
     def _apply_engine_updates(self) -> None:
         if self._dirty_rows:
             names, self._dirty_rows = self._dirty_rows, set()
-            self._update_rows(names)
+            if self.row_filter.active and self._filter_membership_changed(names):
+                self._sync_rows()
+            # Off-screen rows are drawn when they scroll into view (see _on_scroll).
+            self._update_rows(name for name in self._visible_names() if name in names)
         if self._state_changes:
             changes, self._state_changes = self._state_changes, []
             self._announce(changes)
         self._update_summary()
+
+    def _filter_membership_changed(self, names: Iterable[str]) -> bool:
+        now_clock = self.engine.clock()
+        rows = self.table.rows
+        for name in names:
+            watch = self.engine.watches.get(name)
+            if watch is not None and self.row_filter.matches(watch, now_clock) != (name in rows):
+                return True
+        return False
+
+    def _on_scroll(self) -> None:
+        self._update_rows(self._visible_names())
 
     def _tick(self) -> None:
         """Ages change every second: redraw the rows on screen (off-screen ones wait)."""
@@ -299,19 +331,14 @@ class BidiTuiApp(App[None]):
         return names
 
     def _update_rows(self, names: Iterable[str]) -> None:
+        """Redraw the cells of ``names`` that changed since they were last drawn."""
         table = self.table
         now_wall = self.now()
         now_clock = self.engine.clock()
-        membership_changed = False
         with self.batch_update():
             for name in names:
                 watch = self.engine.watches.get(name)
-                if watch is None:
-                    continue
-                shown = name in table.rows
-                if self.row_filter.active and self.row_filter.matches(watch, now_clock) != shown:
-                    membership_changed = True
-                if not shown:
+                if watch is None or name not in table.rows:
                     continue
                 cells = row_cells(watch, now_wall, now_clock)
                 old = self._rendered.get(name)
@@ -323,8 +350,6 @@ class BidiTuiApp(App[None]):
                     # Widths are fixed by the layout, so no cell update re-measures them.
                     table.update_cell(name, column, self._styled(column, value, state))
                 self._rendered[name] = cells
-        if membership_changed:
-            self._sync_rows()
 
     def _styled(self, column: str, value: str, state: RowState) -> Text | str:
         width = self._layout.get(column, len(value))
@@ -394,6 +419,8 @@ class BidiTuiApp(App[None]):
         )
         if keep_selected is not None and keep_selected in table.rows:
             table.move_cursor(row=table.get_row_index(keep_selected))
+        # Rows that moved into view may hold values drawn while they were off-screen.
+        self._update_rows(self._visible_names())
 
     @property
     def selected_name(self) -> str | None:
@@ -483,6 +510,12 @@ class BidiTuiApp(App[None]):
         name = self.selected_name
         if name is not None:
             self.engine.recheck(name)
+
+    def action_first_row(self) -> None:
+        self.table.action_scroll_top()
+
+    def action_last_row(self) -> None:
+        self.table.action_scroll_bottom()
 
     def action_recheck_all(self) -> None:
         self.engine.recheck_all()

@@ -42,6 +42,8 @@ STATE_RANK = {
     RowState.READY: 4,
     RowState.PAUSED: 5,
 }
+# Certificate checks are off for this endpoint: say so wherever its URL shows.
+INSECURE_MARK = "⚠insecure "
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 12
 
@@ -205,7 +207,9 @@ def row_cells(watch: Watch, now_wall: datetime, now_clock: float) -> RowCells:
     return RowCells(
         state=STATE_TEXT[row_state(watch)],
         name=watch.endpoint.name,
-        url=_clip(watch.endpoint.display_url, MAX_URL_WIDTH),
+        url=_clip(
+            INSECURE_MARK * watch.endpoint.insecure + watch.endpoint.display_url, MAX_URL_WIDTH
+        ),
         message=_clip(message_text(watch), MAX_MESSAGE_WIDTH),
         latency=format_latency(None if last is None else last.latency_ms),
         age=age,

@@ -389,3 +389,34 @@ async def test_demo_mode_watches_the_demo_farm(
         assert rows["chromium-1"]["message"].startswith("not_bidi")
         await pilot.press("w")
         assert not (tmp_path / "none.toml").exists()
+
+
+async def test_off_screen_rows_are_drawn_when_scrolled_into_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    many = "".join(
+        f'[[endpoints]]\nname = "b-{i:02d}"\nurl = "127.0.0.1:{9000 + i}"\n\n' for i in range(60)
+    )
+    verdicts = scene_verdicts()
+    app = make_app(write_config(tmp_path, many), verdicts)
+    async with app.run_test(size=(120, 20)) as pilot:
+        await settle(pilot, app)
+        assert row_texts(app)["b-59"]["state"] == "… PENDING"  # drawn before its first result
+        await pilot.press("G")
+        await pilot.pause(0.1)
+        assert app.selected_name == "b-59"
+        assert row_texts(app)["b-59"]["state"] == "● READY"
+        await pilot.press("g")
+        await pilot.pause(0.1)
+        verdicts.by_name["b-59"] = "busy"
+        app.engine.recheck("b-59")
+        await settle(pilot, app)
+        await pilot.pause(0.1)
+        app._apply_engine_updates()
+        # Off-screen: the engine knows, the row is not redrawn yet.
+        assert app.engine.watch("b-59").last.state.value == "not_ready"  # type: ignore[union-attr]
+        assert row_texts(app)["b-59"]["state"] == "● READY"
+        await pilot.press("ctrl+end")
+        await pilot.pause(0.1)
+        assert row_texts(app)["b-59"]["state"] == "◐ NOT READY"

@@ -513,3 +513,17 @@ def test_column_layout_short_names_get_room_for_the_header() -> None:
     widths = column_layout(200, longest_name=1, longest_url=1)
     assert widths["name"] >= len("NAME")
     assert widths["url"] >= len("URL")
+
+
+def test_an_insecure_endpoint_says_so_in_its_url_cell() -> None:
+    from datetime import UTC, datetime
+
+    from bidi_tui.endpoints import parse_spec
+    from bidi_tui.engine import Watch
+    from bidi_tui.rows import row_cells
+
+    [secure] = parse_spec("wss://h:1/session")
+    [insecure] = parse_spec("wss://h:1/session", insecure=True)
+    now = datetime.now(UTC)
+    assert row_cells(Watch(secure, 5, 5), now, 0.0).url == "wss://h:1/session"
+    assert row_cells(Watch(insecure, 5, 5), now, 0.0).url == "⚠insecure wss://h:1/session"
