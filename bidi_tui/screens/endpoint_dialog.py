@@ -84,6 +84,9 @@ def build_endpoints(
     return endpoints
 
 
+SPEC_PLACEHOLDER = "ws://HOST:PORT/session, HOST:PORT, HOST:9222-9231"
+
+
 class EndpointDialog(ModalScreen[list[Endpoint] | None]):
     """Add (``original`` None) or edit an endpoint. Dismisses with the new endpoints."""
 
@@ -101,51 +104,31 @@ class EndpointDialog(ModalScreen[list[Endpoint] | None]):
         title = "Add endpoint" if original is None else f"Edit {original.name}"
         with Vertical(classes="dialog", id="endpoint-dialog"):
             yield Label(title, classes="dialog-title")
-            yield from _field(
-                "Endpoint",
-                Input(
-                    value=original.display_url if original is not None else "",
-                    placeholder="ws://HOST:PORT/session, HOST:PORT, HOST:9222-9231",
-                    id="spec",
-                    compact=True,
+            for label, field_id, value, placeholder in (
+                ("Endpoint", "spec", original.display_url if original else "", SPEC_PLACEHOLDER),
+                ("Name", "name", original.name if original else "", "optional: host:port"),
+                (
+                    "Timeout s",
+                    "timeout",
+                    _number_text(original.timeout if original else None),
+                    "default",
                 ),
-            )
-            yield from _field(
-                "Name",
-                Input(
-                    value=original.name if original is not None else "",
-                    placeholder="optional: host:port",
-                    id="name",
-                    compact=True,
+                (
+                    "Interval s",
+                    "interval",
+                    _number_text(original.interval if original else None),
+                    "default",
                 ),
-            )
-            yield from _field(
-                "Timeout s",
-                Input(
-                    value=_number_text(original.timeout if original else None),
-                    placeholder="default",
-                    id="timeout",
-                    compact=True,
+                (
+                    "Tags",
+                    "tags",
+                    ", ".join(original.tags) if original else "",
+                    "comma separated: firefox, rack-2",
                 ),
-            )
-            yield from _field(
-                "Interval s",
-                Input(
-                    value=_number_text(original.interval if original else None),
-                    placeholder="default",
-                    id="interval",
-                    compact=True,
-                ),
-            )
-            yield from _field(
-                "Tags",
-                Input(
-                    value=", ".join(original.tags) if original is not None else "",
-                    placeholder="comma separated: firefox, rack-2",
-                    id="tags",
-                    compact=True,
-                ),
-            )
+            ):
+                with Horizontal(classes="field-row"):
+                    yield Label(label, classes="field-label")
+                    yield Input(value=value, placeholder=placeholder, id=field_id, compact=True)
             yield Checkbox(
                 "Skip TLS certificate checks (wss:// only)",
                 value=original.insecure if original is not None else False,
@@ -201,12 +184,6 @@ class EndpointDialog(ModalScreen[list[Endpoint] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _field(label: str, field: Input) -> ComposeResult:
-    with Horizontal(classes="field-row"):
-        yield Label(label, classes="field-label")
-        yield field
 
 
 def _number_text(value: float | None) -> str:
