@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import ssl
 import time
@@ -19,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.datastructures import Headers
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
@@ -29,10 +31,11 @@ from websockets.exceptions import (
     ProxyError,
 )
 from websockets.frames import CloseCode
+from websockets.protocol import State as ProtocolState
 from websockets.typing import Data
 
 from bidi_tui import __version__
-from bidi_tui.endpoints import Endpoint
+from bidi_tui.endpoints import Endpoint, mask_spec
 
 DEFAULT_TIMEOUT = 5.0
 MAX_MESSAGE_SIZE = 1 << 20
@@ -40,6 +43,9 @@ MAX_MESSAGE_SIZE = 1 << 20
 MAX_SKIPPED_MESSAGES = 1000
 # How much of the last raw answer a result keeps for the detail view.
 RAW_KEEP_CHARS = 64 * 1024
+# How long closing waits for the server's close frame after the answer; then TCP is dropped.
+# A server that never completes the closing handshake costs at most this, never the deadline.
+CLOSE_GRACE = 0.25
 USER_AGENT = f"bidi-tui/{__version__}"
 
 
@@ -142,6 +148,7 @@ CDP_HINT = (
     "this is a Chrome DevTools (CDP) endpoint, not WebDriver BiDi; "
     "use ChromeDriver (ws://HOST:9515/session) or Firefox (--remote-debugging-port)"
 )
+NOT_BIDI_HINT = "a WebSocket server that does not speak WebDriver BiDi; check the port and path"
 
 
 def _short(value: Any, limit: int = 120) -> str:
@@ -160,18 +167,23 @@ def interpret_message(data: Data, request_id: int) -> StatusAnswer | ProbeError 
         return ProbeError(
             ErrorKind.PROTOCOL,
             f"answered with a binary frame of {len(data)} bytes; BiDi sends JSON text",
+            hint=NOT_BIDI_HINT,
             phase=Phase.RESPONSE,
         )
     try:
         message = json.loads(data)
     except (ValueError, RecursionError):
         return ProbeError(
-            ErrorKind.PROTOCOL, f"answer is not valid JSON: {_short(data)}", phase=Phase.RESPONSE
+            ErrorKind.PROTOCOL,
+            f"answer is not valid JSON: {_short(data)}",
+            hint=NOT_BIDI_HINT,
+            phase=Phase.RESPONSE,
         )
     if not isinstance(message, dict):
         return ProbeError(
             ErrorKind.PROTOCOL,
             f"answer is a JSON {type(message).__name__}, not an object: {_short(data)}",
+            hint=NOT_BIDI_HINT,
             phase=Phase.RESPONSE,
         )
     msg_type = message.get("type")
@@ -187,6 +199,7 @@ def interpret_message(data: Data, request_id: int) -> StatusAnswer | ProbeError 
         return ProbeError(
             ErrorKind.PROTOCOL,
             f"answer has neither 'type' nor 'id', so it is not BiDi: {_short(data)}",
+            hint=NOT_BIDI_HINT,
             phase=Phase.RESPONSE,
         )
     if msg_type is None and "error" in message and isinstance(message["error"], dict):
@@ -248,8 +261,22 @@ def interpret_message(data: Data, request_id: int) -> StatusAnswer | ProbeError 
 # --- mapping connection failures -------------------------------------------------------
 
 
-def _http_status_error(status: int, reason: str, endpoint: Endpoint) -> ProbeError:
+# What TLS servers answer a plain HTTP request with (Go, nginx): the port wants wss://.
+_PLAIN_TO_TLS_RE = re.compile(rb"http request (was )?sent to (an )?https|to an https server", re.I)
+WSS_HINT = "the port speaks TLS: use wss:// instead of ws://"
+
+
+def _http_status_error(
+    status: int, reason: str, endpoint: Endpoint, headers: Headers | None = None, body: bytes = b""
+) -> ProbeError:
     hint: str | None
+    if not endpoint.secure and _PLAIN_TO_TLS_RE.search(body[:4096]):
+        return ProbeError(
+            ErrorKind.TLS,
+            f"HTTP {status} {reason}".rstrip() + ": the server expects TLS on this port",
+            hint=WSS_HINT,
+            phase=Phase.HANDSHAKE,
+        )
     if status == 404:
         hint = "wrong path: BiDi endpoints usually live at /session, e.g. ws://HOST:PORT/session"
     elif status == 400:
@@ -263,6 +290,13 @@ def _http_status_error(status: int, reason: str, endpoint: Endpoint) -> ProbeErr
         hint = "an HTTP server answered, not a WebSocket endpoint; check the port and path"
     elif status in (301, 302, 303, 307, 308):
         hint = "redirects are not followed; use the final URL"
+        location = None if headers is None else headers.get("Location")
+        if location:
+            hint += f" (it points to {_short(mask_spec(location), 80)})"
+    elif status in (502, 504):
+        hint = "a proxy or gateway could not reach the browser behind it; is the browser up?"
+    elif status == 503:
+        hint = "the service is unavailable (starting, overloaded, or a proxy with no backend)"
     elif status >= 500:
         hint = "the server failed; check its logs"
     else:
@@ -295,23 +329,54 @@ def _closed_error(exc: ConnectionClosed, phase: Phase) -> ProbeError:
             phase=phase,
         )
     received = exc.rcvd
+    hint: str | None
     if received is None:
         detail = "connection dropped without a close frame"
+        hint = "the process behind the port crashed or a proxy cut the connection"
     else:
-        reason = f" {received.reason!r}" if received.reason else ""
+        reason = f" {_short(received.reason, 80)!r}" if received.reason else ""
         detail = f"closed by the server with code {received.code}{reason}"
-    return ProbeError(ErrorKind.CLOSED, detail + " before answering", phase=phase)
+        hint = _CLOSE_HINTS.get(received.code)
+    return ProbeError(ErrorKind.CLOSED, detail + " before answering", hint=hint, phase=phase)
+
+
+_CLOSE_HINTS: dict[int, str] = {
+    CloseCode.NORMAL_CLOSURE: "the endpoint closed the connection instead of answering "
+    "session.status; check the path",
+    CloseCode.GOING_AWAY: "the browser or driver is shutting down or restarting",
+    CloseCode.POLICY_VIOLATION: "the endpoint refused this client; check credentials and "
+    "allowed hosts",
+    CloseCode.INTERNAL_ERROR: "the endpoint hit an internal error; check the browser's or "
+    "driver's logs",
+    CloseCode.SERVICE_RESTART: "the browser or driver is restarting; it should be back soon",
+    CloseCode.TRY_AGAIN_LATER: "the endpoint is overloaded; it asks to try again later",
+}
+
+
+INSECURE_HINT = "mark the endpoint insecure = true only if you trust this network"
 
 
 def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ProbeError:
     reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+    hint: str | None
     if isinstance(exc, ssl.SSLCertVerificationError):
-        hint = "mark the endpoint insecure = true only if you trust this network"
+        code = getattr(exc, "verify_code", None)
+        if code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
+            hint = "renew the server's certificate, or check the clock of either machine"
+        elif code == 9:  # X509_V_ERR_CERT_NOT_YET_VALID
+            hint = "check the clock of either machine; the certificate is not valid yet"
+        elif code == 62 or "mismatch" in str(reason):  # X509_V_ERR_HOSTNAME_MISMATCH
+            hint = f"the certificate does not name {endpoint.host!r}; use a name it lists"
+        else:
+            hint = INSECURE_HINT
     elif "WRONG_VERSION_NUMBER" in str(exc) or "wrong version" in str(exc).lower():
+        reason = f"{reason} (the server's answer is not TLS)"
         hint = "the server does not speak TLS here: try ws:// instead of wss://"
     else:
         hint = None
-    return ProbeError(ErrorKind.TLS, f"TLS failed: {reason}", hint=hint, phase=Phase.CONNECT)
+    return ProbeError(
+        ErrorKind.TLS, f"TLS failed: {_short(reason, 200)}", hint=hint, phase=Phase.CONNECT
+    )
 
 
 def _os_error(exc: OSError, endpoint: Endpoint, phase: Phase) -> ProbeError:
@@ -338,6 +403,29 @@ def _os_error(exc: OSError, endpoint: Endpoint, phase: Phase) -> ProbeError:
 
 
 # --- the check --------------------------------------------------------------------------
+
+
+class _ProbeConnection(ClientConnection):
+    """A client connection that does not wait for the server after failing the connection.
+
+    When a frame breaks the rules (too large, bad UTF-8, bad framing) the client sends a close
+    frame and, per RFC 6455, waits for the server to close TCP. A server that stalls (say,
+    after announcing a 100 MB frame) would hold the check until its deadline and the verdict
+    would read ``timeout``. The close frame is out, so drop TCP at once: ``recv()`` then
+    raises with the code we sent, and the verdict names the real fault.
+    """
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        protocol = self.protocol
+        sent = protocol.close_sent
+        if (
+            protocol.state is ProtocolState.CLOSING
+            and sent is not None
+            and sent.code != CloseCode.NORMAL_CLOSURE  # ours is a polite close: let it finish
+            and protocol.close_rcvd is None
+        ):
+            self.transport.abort()
 
 
 class _ProbeConnect(connect):
@@ -429,10 +517,11 @@ async def probe(
                 proxy=proxy,
                 open_timeout=None,
                 ping_interval=None,
-                close_timeout=1.0,
+                close_timeout=CLOSE_GRACE,
                 max_size=max_size,
                 max_queue=4,
                 ssl=_ssl_context(endpoint),
+                create_connection=_ProbeConnection,
             )
             phase = Phase.HANDSHAKE
             connection = await connector
@@ -473,7 +562,13 @@ async def probe(
     except InvalidStatus as exc:
         response = exc.response
         return finish_error(
-            _http_status_error(response.status_code, response.reason_phrase, endpoint)
+            _http_status_error(
+                response.status_code,
+                response.reason_phrase,
+                endpoint,
+                response.headers,
+                bytes(response.body),
+            )
         )
     except ssl.SSLError as exc:
         return finish_error(_tls_error(exc, endpoint))
@@ -482,29 +577,13 @@ async def probe(
     except ProxyError as exc:
         return finish_error(ProbeError(ErrorKind.NETWORK, f"proxy failed: {exc}", phase=phase))
     except InvalidMessage as exc:
-        cause = exc.__cause__
-        if isinstance(cause, EOFError) or "connection closed" in str(cause or exc):
-            return finish_error(
-                ProbeError(
-                    ErrorKind.CLOSED,
-                    "connection closed during the WebSocket handshake",
-                    hint="the server accepted TCP but hung up; is this the right port?",
-                    phase=Phase.HANDSHAKE,
-                )
-            )
-        return finish_error(
-            ProbeError(
-                ErrorKind.PROTOCOL,
-                f"not an HTTP answer to the WebSocket upgrade: {_short(str(cause or exc))}",
-                hint="the port serves something else (wss:// on a TLS port needs wss)",
-                phase=Phase.HANDSHAKE,
-            )
-        )
+        return finish_error(_invalid_message_error(exc, endpoint))
     except (InvalidUpgrade, InvalidHandshake) as exc:
         return finish_error(
             ProbeError(
                 ErrorKind.PROTOCOL,
                 f"invalid WebSocket handshake: {_short(str(exc))}",
+                hint="the server or a proxy in between mangled the WebSocket upgrade",
                 phase=Phase.HANDSHAKE,
             )
         )
@@ -517,7 +596,7 @@ async def probe(
                 connection.transport.abort()
             else:
                 remaining = deadline_s - (time.perf_counter() - started)
-                await _close_quietly(connection, min(remaining, 1.0))
+                await _close_quietly(connection, min(remaining, CLOSE_GRACE))
 
     end = answered_at
     assert answer is not None
@@ -534,6 +613,31 @@ async def probe(
         latency_ms=(end - started) * 1000,
         timings=timings(end),
         raw=raw,
+    )
+
+
+def _invalid_message_error(exc: InvalidMessage, endpoint: Endpoint) -> ProbeError:
+    """The answer to the upgrade request could not be read as HTTP."""
+    cause = exc.__cause__
+    text = str(cause or exc)
+    if isinstance(cause, EOFError) or "connection closed" in text:
+        hint = "the server accepted TCP but hung up; is this the right port?"
+        if not endpoint.secure:
+            hint += " If it serves TLS, use wss://"
+        return ProbeError(
+            ErrorKind.CLOSED,
+            "connection closed during the WebSocket handshake",
+            hint=hint,
+            phase=Phase.HANDSHAKE,
+        )
+    hint = "the port serves something else, not a WebSocket endpoint"
+    if not endpoint.secure:
+        hint += " (a TLS port needs wss://)"
+    return ProbeError(
+        ErrorKind.PROTOCOL,
+        f"not an HTTP answer to the WebSocket upgrade: {_short(text)}",
+        hint=hint,
+        phase=Phase.HANDSHAKE,
     )
 
 

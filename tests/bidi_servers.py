@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,8 +67,9 @@ class Served:
     seen: Seen
 
 
-def ws_url(port: int, path: str = DEFAULT_PATH) -> str:
-    return f"ws://{HOST}:{port}{path}"
+def ws_url(port: int, path: str = DEFAULT_PATH, *, host: str = HOST, scheme: str = "ws") -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}{path}"
 
 
 # --- frames -----------------------------------------------------------------------------
@@ -112,10 +114,17 @@ def _request_id(message: Data) -> int:
 
 
 @contextlib.asynccontextmanager
-async def bidi_server(script: Script, *, path: str = DEFAULT_PATH) -> AsyncIterator[Served]:
+async def bidi_server(
+    script: Script,
+    *,
+    path: str = DEFAULT_PATH,
+    host: str = HOST,
+    tls: ssl.SSLContext | None = None,
+    close_timeout: float = 1.0,
+) -> AsyncIterator[Served]:
     """A WebSocket server that records each connection's handshake and first message, then
     runs ``script(connection, request_id)`` and keeps the connection open until the client
-    leaves (or the server stops)."""
+    leaves (or the server stops). With ``tls`` it serves ``wss://`` with that context."""
     seen = Seen()
 
     async def handler(connection: ServerConnection) -> None:
@@ -133,19 +142,24 @@ async def bidi_server(script: Script, *, path: str = DEFAULT_PATH) -> AsyncItera
 
     async with serve(
         handler,
-        HOST,
+        host,
         0,
         compression=None,
         ping_interval=None,
-        close_timeout=1.0,
+        close_timeout=close_timeout,
         max_size=None,
+        ssl=tls,
     ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
-        yield Served(ws_url(port, path), port, seen)
+        scheme = "ws" if tls is None else "wss"
+        yield Served(ws_url(port, path, host=host, scheme=scheme), port, seen)
 
 
 def replying_server(
-    *frames: Frame, path: str = DEFAULT_PATH
+    *frames: Frame,
+    path: str = DEFAULT_PATH,
+    host: str = HOST,
+    tls: ssl.SSLContext | None = None,
 ) -> contextlib.AbstractAsyncContextManager[Served]:
     """Answers the first message with ``frames`` in order, then stays silent."""
 
@@ -153,7 +167,7 @@ def replying_server(
         for frame in frames:
             await connection.send(_render(frame, request_id))
 
-    return bidi_server(script, path=path)
+    return bidi_server(script, path=path, host=host, tls=tls)
 
 
 def status_server(
@@ -172,13 +186,21 @@ def silent_server() -> contextlib.AbstractAsyncContextManager[Served]:
     return bidi_server(script)
 
 
+# Bound on frames a flooding server sends: far more than any check reads, yet finite.
+FLOOD_LIMIT = 1_000_000
+
+
 def flood_server() -> contextlib.AbstractAsyncContextManager[Served]:
-    """Answers with events that never end and never with the status answer."""
+    """Answers with events that never end (until the client leaves) and never with the
+    status answer."""
 
     async def script(connection: ServerConnection, request_id: int) -> None:
         frame = event_frame("log.entryAdded", {"text": "spam"})
-        while True:
+        for _ in range(FLOOD_LIMIT):
             await connection.send(frame)
+            # A send into a socket buffer with room does not yield; without this the flood
+            # would fill megabytes of loopback buffer while starving the client in this loop.
+            await asyncio.sleep(0)
 
     return bidi_server(script)
 
@@ -207,7 +229,9 @@ RawHandler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, Seen], Awaita
 
 
 @contextlib.asynccontextmanager
-async def raw_server(handle: RawHandler, *, path: str = DEFAULT_PATH) -> AsyncIterator[Served]:
+async def raw_server(
+    handle: RawHandler, *, path: str = DEFAULT_PATH, host: str = HOST
+) -> AsyncIterator[Served]:
     """A plain TCP server running ``handle`` per connection; all cleaned up on exit."""
     seen = Seen()
     writers: set[asyncio.StreamWriter] = set()
@@ -231,10 +255,10 @@ async def raw_server(handle: RawHandler, *, path: str = DEFAULT_PATH) -> AsyncIt
             writer.transport.abort()
             tasks.discard(task)
 
-    server = await asyncio.start_server(on_connect, HOST, 0)
+    server = await asyncio.start_server(on_connect, host, 0)
     try:
         port = server.sockets[0].getsockname()[1]
-        yield Served(ws_url(port, path), port, seen)
+        yield Served(ws_url(port, path, host=host), port, seen)
     finally:
         server.close()
         for writer in writers:
@@ -247,7 +271,7 @@ async def raw_server(handle: RawHandler, *, path: str = DEFAULT_PATH) -> AsyncIt
         await server.wait_closed()
 
 
-async def _read_head(reader: asyncio.StreamReader, seen: Seen) -> bytes:
+async def read_head(reader: asyncio.StreamReader, seen: Seen) -> bytes:
     head = await reader.readuntil(b"\r\n\r\n")
     seen.raw_requests.append(head)
     return head
@@ -263,7 +287,7 @@ def raw_response_server(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen: Seen
     ) -> None:
         if wait_for_request:
-            await _read_head(reader, seen)
+            await read_head(reader, seen)
         if response:
             writer.write(response)
             await writer.drain()
