@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
+import signal
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -43,6 +47,10 @@ from bidi_tui.screens.help import HelpScreen
 REFRESH_SECONDS = 0.2  # results are coalesced into one table update this often
 TICK_SECONDS = 1.0  # ages tick once a second
 MAX_CHANGE_TOASTS = 3  # more state changes than this in one refresh make one summary toast
+QUIT_GRACE_SECONDS = 0.1  # on quit, checks get this long to close their connections politely
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+# After a hangup the process ends this long after SIGHUP, whatever state shutdown is in.
+HANGUP_EXIT_SECONDS = 0.8
 
 STATE_WORD = {
     State.READY: "READY",
@@ -218,6 +226,7 @@ class BidiTuiApp(App[None]):
         return self._table
 
     async def on_mount(self) -> None:
+        self._catch_quit_signals()
         self.sub_title = self._sub_title()
         if self.demo:
             from bidi_tui.demo import DemoFarm
@@ -267,8 +276,11 @@ class BidiTuiApp(App[None]):
                 table.move_cursor(row=table.get_row_index(selected))
 
     async def on_unmount(self) -> None:
-        await self.engine.stop()
+        self._release_quit_signals()
+        await self._stop_engine()
         await self._exit_stack.aclose()
+        if self._hung_up_status is not None:
+            os._exit(self._hung_up_status)  # connections closed; no terminal left to restore
 
     def _sub_title(self) -> str:
         if self.demo:
@@ -495,7 +507,7 @@ class BidiTuiApp(App[None]):
     # --- actions --------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if len(self.screen_stack) > 1 and action not in ("quit", "help"):
+        if len(self.screen_stack) > 1 and action not in ("quit", "help", "help_quit"):
             return False  # the table's keys sleep while a dialog or the detail view is open
         needs_row = {"recheck", "edit", "delete", "toggle_pause", "details"}
         if action in needs_row and self.selected_name is None:
@@ -594,6 +606,7 @@ class BidiTuiApp(App[None]):
             assert isinstance(binding, Binding)
             key = self.get_key_display(binding)
             keys.append((key, binding.tooltip or binding.description))
+        keys.append(("^c", "Quit, like q (SIGTERM and SIGHUP quit at once)"))
         self.push_screen(HelpScreen(keys))
 
     def action_add(self) -> None:
@@ -706,6 +719,60 @@ class BidiTuiApp(App[None]):
             answered,
         )
 
+    # --- quitting: ctrl+c, SIGTERM, SIGHUP (issue 4) -----------------------------------------
+
+    hard_exit_on_hangup = False  # set by run_dashboard: never in tests that run the app inline
+    _hung_up_status: int | None = None
+
+    def action_help_quit(self) -> None:
+        """ctrl+c quits like q (Textual's default only says which key quits)."""
+        self.call_later(self.action_quit)
+
+    def _catch_quit_signals(self) -> None:
+        """SIGTERM, SIGHUP (the SSH session dropped) and SIGINT exit cleanly: connections
+        closed, terminal restored, status 128 + the signal's number."""
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            # Only the main thread may set handlers; elsewhere the defaults stay.
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(signum, self._exit_on_signal, signum)
+
+    def _release_quit_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.remove_signal_handler(signum)
+
+    def _exit_on_signal(self, signum: int) -> None:
+        # Unsaved edits cannot be asked about: there may be no terminal left to ask on.
+        self.exit(return_code=128 + signum)
+        if signum == signal.SIGHUP and self.hard_exit_on_hangup:
+            self._leave_a_hung_up_terminal(128 + signum)
+
+    def _leave_a_hung_up_terminal(self, status: int) -> None:
+        """With the terminal gone (the SSH session dropped), every write to it fails and
+        Textual's shutdown can block for good on them. So: what it still writes goes to
+        /dev/null, the process ends once the checks are stopped (on_unmount), and at the
+        latest HANGUP_EXIT_SECONDS after the signal, whatever state shutdown is in."""
+        try:
+            os.write(1, b"")
+            return  # still there (a `kill -HUP`): shut down as usual, restoring it
+        except OSError:
+            pass
+        self._hung_up_status = status
+        with contextlib.suppress(OSError):
+            nowhere = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(nowhere, fd)
+            os.close(nowhere)
+        timer = threading.Timer(HANGUP_EXIT_SECONDS, os._exit, args=(status,))
+        timer.daemon = True
+        timer.start()
+
+    async def _stop_engine(self) -> None:
+        """Stop every check without waiting on a server that never closes."""
+        await self.engine.stop(grace=QUIT_GRACE_SECONDS)
+
     # --- command palette ------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -765,7 +832,11 @@ def run_dashboard(
     timeout: float | None,
     demo: bool,
     bell: bool,
-) -> None:
-    BidiTuiApp(
+) -> int:
+    """Run the dashboard until it quits; the exit status (128 + N after signal N)."""
+    app = BidiTuiApp(
         config, extra_endpoints, interval=interval, timeout=timeout, demo=demo, bell=bell
-    ).run()
+    )
+    app.hard_exit_on_hangup = True  # this process is the dashboard's alone
+    app.run()
+    return app.return_code or 0

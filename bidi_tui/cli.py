@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -56,15 +57,22 @@ def fail_usage(message: str) -> NoReturn:
 
 
 def load_endpoints(
-    specs: Sequence[str], config_path: Path | None, *, use_default_config: bool
+    specs: Sequence[str],
+    config_path: Path | None,
+    *,
+    use_default_config: bool,
+    missing_ok: bool = False,
 ) -> tuple[Config | None, list[Endpoint]]:
-    """Endpoints from the config file (explicit or default) followed by those from ``specs``."""
+    """Endpoints from the config file (explicit or default) followed by those from ``specs``.
+
+    A missing default file is an empty config; a missing explicit one is an error unless
+    ``missing_ok`` (the dashboard creates it on save)."""
     config: Config | None = None
     endpoints: list[Endpoint] = []
     if config_path is not None or use_default_config:
         path = config_path or default_config_path()
         try:
-            config = load_config(path, missing_ok=config_path is None)
+            config = load_config(path, missing_ok=missing_ok or config_path is None)
         except ConfigError as exc:
             fail_usage(f"config error: {exc}")
         for warning in config.warnings:
@@ -266,19 +274,21 @@ def watch(
     timeout: float | None,
     demo: bool,
     bell: bool,
-) -> None:
+) -> int:
     """Open the live dashboard on the config's endpoints plus any ENDPOINTs given.
 
     ENDPOINTs given here are watched for this run and saved only if you press `w`.
     """
     timeout = _timeout_option(timeout)
-    if interval is not None and interval < MIN_INTERVAL:
+    if interval is not None and not MIN_INTERVAL <= interval < math.inf:
         fail_usage(f"--interval must be at least {MIN_INTERVAL:g} seconds, got {interval:g}")
-    config, selected = load_endpoints(endpoints, config_path, use_default_config=True)
+    config, selected = load_endpoints(
+        endpoints, config_path, use_default_config=True, missing_ok=True
+    )
     assert config is not None
     from bidi_tui.app import run_dashboard
 
-    run_dashboard(
+    return run_dashboard(
         config=config,
         extra_endpoints=selected[len(config.endpoints) :],
         interval=interval,
@@ -292,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: maps usage and config mistakes to exit status 3, without a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="bidi-tui", standalone_mode=False)
+        status = cli.main(args=args, prog_name="bidi-tui", standalone_mode=False)
     except UsageProblem as exc:
         click.echo(f"bidi-tui: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -304,4 +314,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(0)
+    # The dashboard's status: 0, or 128 + N when signal N (SIGTERM, SIGHUP) ended it.
+    sys.exit(status if isinstance(status, int) else 0)

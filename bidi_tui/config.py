@@ -19,8 +19,10 @@ Schema::
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
+import math
 import os
 import re
 import tempfile
@@ -34,7 +36,7 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import AoT, Array, Table
 
-from bidi_tui.endpoints import Endpoint, SpecError, parse_spec
+from bidi_tui.endpoints import Endpoint, SpecError, mask_spec, parse_spec
 
 APP_NAME = "bidi-tui"
 CONFIG_FILE_NAME = "endpoints.toml"
@@ -93,6 +95,14 @@ class Config:
     # Which [[endpoints]] table each endpoint came from (a port range gives several).
     origins: dict[str, int] = field(default_factory=dict)
     loaded_digest: str | None = None
+    # What was on disk when a save was refused because the file had changed (its digest,
+    # or MISSING): the next save over exactly that overwrites it, as the refusal said.
+    refused_on_disk: str | None = None
+    bom: bool = False  # the file started with a UTF-8 byte-order mark: kept on save
+
+
+MISSING = "missing"  # refused_on_disk when the file had been deleted
+BOM = codecs.BOM_UTF8
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -121,13 +131,28 @@ def _table_line(text: str, name: str) -> int | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    """A wrong value for an error message: numbers and strings (password masked) as
+    written, cut short; lists and tables by their type only, as they may hold a URL."""
+    if isinstance(value, str):
+        text = repr(mask_spec(value))
+    elif isinstance(value, bool | int | float):
+        text = repr(value)
+    else:
+        return "a table" if isinstance(value, dict) else f"a {type(value).__name__}"
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 def _number(value: Any, where: str, key: str, *, low: float, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: '{key}' must be a number of seconds, got {value!r}")
-    number = float(value)
-    if number < low or (high is not None and number > high) or number != number:
+        raise ConfigError(f"{where}: '{key}' must be a number of seconds, got {_shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if number < low or (high is not None and number > high) or not math.isfinite(number):
         limit = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise ConfigError(f"{where}: '{key}' must be {limit} seconds, got {value!r}")
+        raise ConfigError(f"{where}: '{key}' must be {limit} seconds, got {_shown(value)}")
     return number
 
 
@@ -136,7 +161,7 @@ def _parse_defaults(table: Any, where: str, warnings: list[str]) -> Defaults:
         raise ConfigError(f"{where}: [defaults] must be a table")
     for key in table:
         if key not in DEFAULTS_KEYS:
-            warnings.append(f"{where}: unknown key '{key}' in [defaults] is ignored")
+            warnings.append(f"{where}: unknown key {key!r} in [defaults] is ignored")
     interval = DEFAULT_INTERVAL
     timeout = DEFAULT_TIMEOUT
     if "interval" in table:
@@ -152,9 +177,9 @@ def _parse_headers(value: Any, where: str) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, header_value in value.items():
         if not isinstance(header_value, str):
-            raise ConfigError(f"{where}: header '{name}' must be a string")
-        if not re.match(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", name):
-            raise ConfigError(f"{where}: '{name}' is not a valid HTTP header name")
+            raise ConfigError(f"{where}: header {name!r} must be a string")
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):  # a '$' would allow "\n"
+            raise ConfigError(f"{where}: {name!r} is not a valid HTTP header name")
         lowered = name.lower()
         if lowered in RESERVED_HEADERS or lowered.startswith("sec-websocket-"):
             raise ConfigError(f"{where}: header '{name}' is set by the WebSocket handshake")
@@ -170,21 +195,21 @@ def parse_entry(entry: Any, where: str, warnings: list[str]) -> list[Endpoint]:
         raise ConfigError(f"{where}: each endpoint must be a table with at least 'url'")
     for key in entry:
         if key not in ENDPOINT_KEYS:
-            warnings.append(f"{where}: unknown key '{key}' is ignored")
+            warnings.append(f"{where}: unknown key {key!r} is ignored")
     url = entry.get("url")
     if url is None:
         raise ConfigError(f"{where}: 'url' is missing (e.g. url = \"ws://127.0.0.1:9222/session\")")
     if not isinstance(url, str):
-        raise ConfigError(f"{where}: 'url' must be a string, got {url!r}")
+        raise ConfigError(f"{where}: 'url' must be a string, got {_shown(url)}")
     name = entry.get("name")
     if name is not None and not isinstance(name, str):
-        raise ConfigError(f"{where}: 'name' must be a string, got {name!r}")
+        raise ConfigError(f"{where}: 'name' must be a string, got {_shown(name)}")
     tags = entry.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ConfigError(f"{where}: 'tags' must be a list of strings")
     for key in ("enabled", "insecure"):
         if key in entry and not isinstance(entry[key], bool):
-            raise ConfigError(f"{where}: '{key}' must be true or false, got {entry[key]!r}")
+            raise ConfigError(f"{where}: '{key}' must be true or false, got {_shown(entry[key])}")
     interval = entry.get("interval")
     timeout = entry.get("timeout")
     try:
@@ -223,7 +248,8 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8")
+        # "utf-8-sig": editors on Windows may start the file with a byte-order mark.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
@@ -232,13 +258,16 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
         raise ConfigError(
             f"{path}:{exc.line}: invalid TOML at column {exc.col}: {_parse_error_text(exc)}"
         ) from None
+    except tomlkit.exceptions.TOMLKitError as exc:
+        # A key defined twice across tables ([a] b=1 then [a.b]) comes without a position.
+        raise ConfigError(f"{path}: invalid TOML: {_parse_error_text(exc)}") from None
 
     warnings: list[str] = []
     plain = document.unwrap()
     for key in plain:
         if key not in ("defaults", "endpoints"):
             line = _key_line(text, key) or _table_line(text, key) or 1
-            warnings.append(f"{path}:{line}: unknown key '{key}' is ignored")
+            warnings.append(f"{path}:{line}: unknown key {key!r} is ignored")
     defaults = Defaults()
     if "defaults" in plain:
         line = _table_line(text, "defaults") or 1
@@ -274,12 +303,14 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
         exists=True,
         origins=origins,
         loaded_digest=_digest(data),
+        bom=data.startswith(BOM),
     )
 
 
-def _parse_error_text(exc: tomlkit.exceptions.ParseError) -> str:
-    message = str(exc)
-    return re.sub(r"\s*at line \d+ col \d+$", "", message)
+def _parse_error_text(exc: tomlkit.exceptions.TOMLKitError) -> str:
+    message = re.sub(r"\s*at line \d+ col \d+$", "", str(exc))
+    # One line, even when it quotes a key holding a line break.
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -504,7 +535,9 @@ def save_config(config: Config, *, force: bool = False) -> None:
     """Write the document atomically: a temp file in the same folder, then ``os.replace``.
 
     Refuses (unless ``force``) when the file changed on disk since it was loaded, so an
-    edit made in an editor meanwhile is never overwritten silently.
+    edit made in an editor meanwhile is never overwritten silently. Saving again over the
+    very file that was refused overwrites it knowingly; if it changed once more, it is
+    refused again.
     """
     path = config.path
     if not force:
@@ -514,14 +547,15 @@ def save_config(config: Config, *, force: bool = False) -> None:
             on_disk = None
         except OSError as exc:
             raise ConfigSaveError(f"{path}: cannot read before saving: {exc.strerror}") from None
-        if on_disk != config.loaded_digest:
+        changed = on_disk != config.loaded_digest
+        if changed and config.refused_on_disk != (on_disk or MISSING):
+            config.refused_on_disk = on_disk or MISSING
             what = "was deleted" if on_disk is None else "changed on disk"
-            if config.loaded_digest is not None or on_disk is not None:
-                raise ConfigSaveError(
-                    f"{path}: {what} since it was loaded; not overwritten. "
-                    "Save again to overwrite it, or restart to load it."
-                )
-    data = render(config).encode("utf-8")
+            raise ConfigSaveError(
+                f"{path}: {what} since it was loaded; not overwritten. "
+                "Save again to overwrite it, or restart to load it."
+            )
+    data = (BOM if config.bom else b"") + render(config).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -543,6 +577,7 @@ def save_config(config: Config, *, force: bool = False) -> None:
         ) from None
     config.exists = True
     config.loaded_digest = _digest(data)
+    config.refused_on_disk = None
 
 
 @contextlib.contextmanager

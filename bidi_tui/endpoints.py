@@ -35,9 +35,9 @@ class SpecError(ValueError):
 
     def __init__(self, spec: str, problem: str) -> None:
         self.spec = spec
-        self.problem = problem
+        self.problem = mask_problem(spec, problem)
         super().__init__(
-            f"bad endpoint {mask_spec(spec)!r}: {problem}; good ones look like {GOOD_EXAMPLE}"
+            f"bad endpoint {mask_spec(spec)!r}: {self.problem}; good ones look like {GOOD_EXAMPLE}"
         )
 
 
@@ -102,15 +102,39 @@ class Endpoint:
         return replace(self, name=name)
 
 
-# [NAME=][scheme://]user: then the password, up to the last '@' before the path or query.
-_USERINFO_RE = re.compile(
-    r"^(\s*(?:[A-Za-z0-9_][A-Za-z0-9_.\-]*=)?(?:[A-Za-z][A-Za-z0-9+.\-]*://)?[^/?@:]*:)[^/?]*@"
-)
+def _password_span(spec: str) -> tuple[int, int] | None:
+    """Where a password may sit in a raw, possibly malformed, spec.
+
+    From the first ':' that does not start a scheme separator (``://`` or a ``:/`` typo)
+    up to the last '@'. A spec with an '@' in its path may be over-masked; a password is
+    never missed.
+    """
+    at = spec.rfind("@")
+    start = 0
+    while at >= 0 and (colon := spec.find(":", start, at)) >= 0:
+        if spec.startswith("/", colon + 1):
+            start = colon + 1
+            continue
+        return colon + 1, at
+    return None
 
 
 def mask_spec(spec: str) -> str:
-    """Hide a password in a raw, possibly invalid, spec so errors never print it."""
-    return _USERINFO_RE.sub(lambda m: m.group(1) + MASK + "@", spec, count=1)
+    """Hide a password in a raw spec so errors never print it."""
+    span = _password_span(spec)
+    return spec if span is None else spec[: span[0]] + MASK + spec[span[1] :]
+
+
+def mask_problem(spec: str, problem: str) -> str:
+    """Hide the password's pieces in a problem text that quotes part of the spec."""
+    span = _password_span(spec)
+    if span is None:
+        return problem
+    for piece in re.split(r"[/?#@:]", spec[span[0] : span[1]]):
+        if piece:
+            # Whole tokens only, so a one-letter password does not eat letters of words.
+            problem = re.sub(rf"(?<![A-Za-z0-9]){re.escape(piece)}(?![A-Za-z0-9])", MASK, problem)
+    return problem
 
 
 def derive_name(host: str, port: int | None) -> str:
@@ -247,6 +271,11 @@ def parse_spec(
         hostport = authority
     if not hostport:
         raise SpecError(original, "the host is missing")
+    if username is not None and any(h.lower() == "authorization" for h in headers or {}):
+        raise SpecError(
+            original,
+            "it has user:password@ and an Authorization header too; keep only one of them",
+        )
     host, port_text = _parse_host(original, hostport)
 
     if port_text:

@@ -177,16 +177,24 @@ class Engine:
         for name in self._watches:
             self._spawn(name, first=True)
 
-    async def stop(self) -> None:
-        """Cancel every check and wait until all connections are closed."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Cancel every check and wait until all connections are closed.
+
+        A cancelled check still closes its connection politely; with ``grace``, one still
+        closing after that many seconds (a server that never answers the closing
+        handshake) is cancelled again, which aborts its connection.
+        """
         self._running = False
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # --- commands -------------------------------------------------------------------------
 

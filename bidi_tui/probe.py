@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import socket
 import ssl
@@ -47,6 +48,9 @@ RAW_KEEP_CHARS = 64 * 1024
 # A server that never completes the closing handshake costs at most this, never the deadline.
 CLOSE_GRACE = 0.25
 USER_AGENT = f"bidi-tui/{__version__}"
+# websockets logs every request header (Authorization included) at DEBUG: never let it.
+_WEBSOCKETS_LOGGER = logging.getLogger("bidi_tui.websockets")
+_WEBSOCKETS_LOGGER.setLevel(logging.INFO)
 
 
 class State(StrEnum):
@@ -514,6 +518,7 @@ async def probe(
                 compression=None,
                 additional_headers=dict(endpoint.headers) or None,
                 user_agent_header=USER_AGENT,
+                logger=_WEBSOCKETS_LOGGER,
                 proxy=proxy,
                 open_timeout=None,
                 ping_interval=None,

@@ -644,7 +644,7 @@ def test_credentials_and_headers_round_trip(cfg: Path) -> None:
     config = load_config(cfg, missing_ok=True)
     endpoint = replace(
         one("sec=ws://user:p%40ss@127.0.0.1:9222/session"),
-        headers={"Authorization": "Bearer x"},
+        headers={"X-Api-Key": "x"},
         insecure=True,
         interval=7.5,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import replace
 from typing import ClassVar
@@ -32,7 +33,7 @@ def _seconds(text: str, field: str, label: str, low: float, high: float | None) 
         value = float(text)
     except ValueError:
         raise DialogError(field, f"{label} must be a number of seconds, e.g. 5") from None
-    if value != value or value < low or (high is not None and value > high):
+    if not math.isfinite(value) or value < low or (high is not None and value > high):
         limit = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
         raise DialogError(field, f"{label} must be {limit} seconds")
     return value
