@@ -11,10 +11,10 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -154,6 +154,24 @@ ENDPOINT forms:
 """
 
 
+CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
+
+
+def endpoints_and_config(config_help: str) -> Callable[[CommandFunction], CommandFunction]:
+    """The ENDPOINT arguments and --config option that both commands take."""
+
+    def decorate(function: CommandFunction) -> CommandFunction:
+        function = click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")(function)
+        return click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help=config_help,
+        )(function)
+
+    return decorate
+
+
 class DefaultToWatch(click.Group):
     """``bidi-tui ARGS`` runs ``watch`` unless ARGS start with a command name or --help."""
 
@@ -180,13 +198,9 @@ def cli() -> None:
 
 
 @cli.command(epilog=ENDPOINT_HELP)
-@click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="TOML file with [[endpoints]]. Default: none when ENDPOINTs are given, "
-    f"else {default_config_path()}",
+@endpoints_and_config(
+    "TOML file with [[endpoints]]. Default: none when ENDPOINTs are given, "
+    f"else {default_config_path()}"
 )
 @click.option("--timeout", type=float, help="Seconds one check may take in all [default: 5].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
@@ -254,12 +268,8 @@ def check(
 
 
 @cli.command(epilog=ENDPOINT_HELP)
-@click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help=f"TOML file with [[endpoints]], created on save [default: {default_config_path()}]",
+@endpoints_and_config(
+    f"TOML file with [[endpoints]], created on save [default: {default_config_path()}]"
 )
 @click.option("--interval", type=float, help="Seconds between checks of one endpoint [default: 5].")
 @click.option("--timeout", type=float, help="Seconds one check may take [default: 5].")
