@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -44,8 +45,18 @@ from bidi_tui.screens.detail import STATE_STYLE, DetailScreen
 from bidi_tui.screens.endpoint_dialog import EndpointDialog
 from bidi_tui.screens.help import HelpScreen
 
-REFRESH_SECONDS = 0.2  # results are coalesced into one table update this often
+TIMER_SECONDS = 0.2  # how often the refresh timer wakes
 TICK_SECONDS = 1.0  # ages tick once a second
+# Every table update repaints the DataTable, which costs tens of ms at thousands of rows
+# (bench/dashboard_load.py): big farms coalesce results for longer, up to one update a second.
+ENDPOINTS_PER_REFRESH_SECOND = 2000
+
+
+def refresh_seconds(endpoint_count: int) -> float:
+    """How long results are coalesced before the table shows them."""
+    return min(TICK_SECONDS, max(TIMER_SECONDS, endpoint_count / ENDPOINTS_PER_REFRESH_SECOND))
+
+
 MAX_CHANGE_TOASTS = 3  # more state changes than this in one refresh make one summary toast
 QUIT_GRACE_SECONDS = 0.1  # on quit, checks get this long to close their connections politely
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -195,6 +206,8 @@ class BidiTuiApp(App[None]):
         self._rendered: dict[str, RowCells] = {}
         self._order: dict[str, int] = {}
         self._layout: dict[str, int] = {}
+        self._last_apply = 0.0
+        self._last_tick = 0.0
         self.row_filter = RowFilter()
         self.sort_key = SortKey.CONFIG
         self.sort_reverse = False
@@ -241,8 +254,7 @@ class BidiTuiApp(App[None]):
         if self.start_engine:
             self.engine.start()
         # Timers on the main screen stop with it, so none fires while the app shuts down.
-        self.screen.set_interval(REFRESH_SECONDS, self._apply_engine_updates)
-        self.screen.set_interval(TICK_SECONDS, self._tick)
+        self.screen.set_interval(TIMER_SECONDS, self._on_timer)
         self.watch(self.table, "scroll_y", self._on_scroll, init=False)
         self._update_summary()
         self.table.focus()
@@ -326,6 +338,21 @@ class BidiTuiApp(App[None]):
 
     def _on_scroll(self) -> None:
         self._update_rows(self._visible_names())
+
+    def _on_timer(self) -> None:
+        """Apply results and tick ages when each is due, in one batch: one repaint."""
+        now = time.monotonic()
+        apply_due = now - self._last_apply >= refresh_seconds(len(self.engine.watches)) - 0.01
+        tick_due = now - self._last_tick >= TICK_SECONDS - 0.01
+        if not (apply_due or tick_due):
+            return
+        with self.batch_update():
+            if apply_due:
+                self._last_apply = now
+                self._apply_engine_updates()
+            if tick_due:
+                self._last_tick = now
+                self._tick()
 
     def _tick(self) -> None:
         """Ages change every second: redraw the rows on screen (off-screen ones wait)."""

@@ -28,6 +28,7 @@ HISTORY_LENGTH = 60
 # The first round is spread over this many seconds (at most one interval) so a farm
 # is not hit all at once, yet the table fills quickly.
 FIRST_ROUND_SPREAD = 1.0
+FIRST_ROUND_RATE = 500.0  # first checks per second a big farm starts at
 
 ProbeFunction = Callable[[Endpoint, float], Awaitable[ProbeResult]]
 
@@ -275,7 +276,12 @@ class Engine:
 
     def _spawn(self, name: str, *, first: bool) -> None:
         watch = self._watches[name]
-        spread = min(self.first_round_spread, watch.interval) if first else 0.0
+        spread = 0.0
+        if first and self.first_round_spread > 0:
+            # A big farm's first round is spread wider, so it starts at a rate the checks
+            # can keep up with instead of making every endpoint late at once.
+            farm_spread = len(self._watches) / FIRST_ROUND_RATE
+            spread = min(max(self.first_round_spread, farm_spread), watch.interval)
         watch.next_due = self.clock() + self._rng.uniform(0, spread)
         self._tasks[name] = asyncio.get_running_loop().create_task(
             self._run_endpoint(name), name=f"bidi-tui check {name}"

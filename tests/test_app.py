@@ -420,3 +420,12 @@ async def test_off_screen_rows_are_drawn_when_scrolled_into_view(
         await pilot.press("ctrl+end")
         await pilot.pause(0.1)
         assert row_texts(app)["b-59"]["state"] == "◐ NOT READY"
+
+
+def test_big_farms_coalesce_results_for_longer() -> None:
+    from bidi_tui.app import refresh_seconds
+
+    assert refresh_seconds(13) == 0.2
+    assert refresh_seconds(1000) == 0.5
+    assert refresh_seconds(2000) == 1.0
+    assert refresh_seconds(10_000) == 1.0

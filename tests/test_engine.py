@@ -783,3 +783,24 @@ async def test_stop_mid_check_against_a_hanging_server_is_prompt() -> None:
         assert time.monotonic() - began < 2.0
         assert engine.in_flight == 0
         assert all(w.checks == 0 for w in engine.watches.values())
+
+
+async def test_a_big_farms_first_round_is_spread_over_more_time() -> None:
+    from bidi_tui.engine import FIRST_ROUND_RATE
+
+    endpoints = [e for i in range(2000) for e in parse_spec(f"b{i}=127.0.0.1:{1 + i}")]
+    never: asyncio.Event = asyncio.Event()
+
+    async def hang(endpoint: Endpoint, timeout: float) -> ProbeResult:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    engine = Engine(endpoints, interval=5.0, probe_function=hang, rng=random.Random(1))
+    start = engine.clock()
+    engine.start()
+    try:
+        offsets = [w.next_due - start for w in engine.watches.values()]
+        assert max(offsets) > 3.0  # 2,000 endpoints at 500/s: about 4 s, not 1 s
+        assert max(offsets) <= min(5.0, 2000 / FIRST_ROUND_RATE) + 1.0  # + start-up time
+    finally:
+        await engine.stop(grace=0.1)
