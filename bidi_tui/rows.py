@@ -147,7 +147,8 @@ COLUMN_LABELS = {
 FIXED_WIDTHS = {"state": 11, "latency": 7, "age": 10, "since": 8, "trend": SPARK_WIDTH}
 # Dropped in this order when the terminal is too narrow for them.
 OPTIONAL_COLUMNS = ("trend", "since", "url")
-MIN_MESSAGE_WIDTH = 32
+MIN_MESSAGE_WIDTH = 32  # below this the optional columns are dropped
+NARROW_MESSAGE_WIDTH = 20  # below this, with none left, long names are cut
 MAX_MESSAGE_WIDTH = 200
 MAX_NAME_WIDTH = 24
 MIN_NAME_WIDTH = 8
@@ -170,12 +171,13 @@ def column_layout(total_width: int, longest_name: int, longest_url: int) -> dict
         }
         used = sum(widths.values()) + CELL_PADDING * len(columns)
         if total_width - used >= MIN_MESSAGE_WIDTH or dropped == OPTIONAL_COLUMNS[-1]:
-            # Still too wide: the name gives way too, down to MIN_NAME_WIDTH.
-            short = MIN_MESSAGE_WIDTH - (total_width - used)
+            # Still too wide: the message narrows to NARROW_MESSAGE_WIDTH before the name
+            # (which tells rows apart) gives way, down to MIN_NAME_WIDTH.
+            short = NARROW_MESSAGE_WIDTH - (total_width - used)
             if short > 0:
                 widths["name"] = max(min(name, MIN_NAME_WIDTH), name - short)
                 used -= name - widths["name"]
-            widths["message"] = max(MIN_MESSAGE_WIDTH, total_width - used)
+            widths["message"] = max(NARROW_MESSAGE_WIDTH, total_width - used)
             return widths
     raise AssertionError("unreachable")
 

@@ -16,6 +16,7 @@ from bidi_tui.rows import (
     MAX_NAME_WIDTH,
     MAX_URL_WIDTH,
     MIN_MESSAGE_WIDTH,
+    NARROW_MESSAGE_WIDTH,
     OPTIONAL_COLUMNS,
     SORT_CYCLE,
     SPARK_CHARS,
@@ -468,13 +469,15 @@ def test_column_layout(total: int, longest_name: int, longest_url: int) -> None:
     assert list(widths) == [c for c in COLUMN_LABELS if c in widths]
     for mandatory in set(COLUMN_LABELS) - set(OPTIONAL_COLUMNS):
         assert mandatory in widths
-    assert widths["message"] >= MIN_MESSAGE_WIDTH
+    if set(widths) & set(OPTIONAL_COLUMNS):
+        assert widths["message"] >= MIN_MESSAGE_WIDTH
+    assert widths["message"] >= NARROW_MESSAGE_WIDTH
     assert layout_total(widths) <= total
     # The name column only gives way once every optional column is gone.
     assert widths["name"] <= min(longest_name, MAX_NAME_WIDTH)
     if widths["name"] < min(longest_name, MAX_NAME_WIDTH):
         assert set(widths).isdisjoint(OPTIONAL_COLUMNS)
-        assert widths["message"] == MIN_MESSAGE_WIDTH
+        assert widths["message"] == NARROW_MESSAGE_WIDTH
     if "url" in widths:
         assert widths["url"] == min(longest_url, MAX_URL_WIDTH)
     # Columns go in the documented order and only when they must.
@@ -505,7 +508,7 @@ def test_column_layout_at_common_widths(total: int, dropped: set[str]) -> None:
 def test_column_layout_too_narrow_keeps_the_minimum_message() -> None:
     widths = column_layout(40, longest_name=30, longest_url=60)
     assert set(widths).isdisjoint(OPTIONAL_COLUMNS)
-    assert widths["message"] == MIN_MESSAGE_WIDTH
+    assert widths["message"] == NARROW_MESSAGE_WIDTH
     assert len("NAME") <= widths["name"] <= MAX_NAME_WIDTH
 
 
@@ -527,3 +530,10 @@ def test_an_insecure_endpoint_says_so_in_its_url_cell() -> None:
     now = datetime.now(UTC)
     assert row_cells(Watch(secure, 5, 5), now, 0.0).url == "wss://h:1/session"
     assert row_cells(Watch(insecure, 5, 5), now, 0.0).url == "⚠insecure wss://h:1/session"
+
+
+def test_an_80_column_terminal_keeps_demo_names_whole() -> None:
+    # "chromium-1" is the demo farm's longest name: the message narrows first.
+    widths = column_layout(78, len("chromium-1"), 40)
+    assert widths["name"] == len("chromium-1")
+    assert widths["message"] >= NARROW_MESSAGE_WIDTH
