@@ -181,6 +181,7 @@ class BidiTuiApp(App[None]):
         timeout: float | None = None,
         demo: bool = False,
         bell: bool = False,
+        reuse_connections: bool = False,
         start_engine: bool = True,
         now: Callable[[], datetime] | None = None,
         engine: Engine | None = None,
@@ -199,6 +200,7 @@ class BidiTuiApp(App[None]):
             self.endpoints,
             interval=interval if interval is not None else config.defaults.interval,
             timeout=timeout if timeout is not None else config.defaults.timeout,
+            reuse_connections=reuse_connections or config.defaults.reuse_connections,
         )
         self.engine.listener = self._on_engine_event
         self._dirty_rows: set[str] = set()
@@ -864,10 +866,17 @@ def run_dashboard(
     timeout: float | None,
     demo: bool,
     bell: bool,
+    reuse_connections: bool = False,
 ) -> int:
     """Run the dashboard until it quits; the exit status (128 + N after signal N)."""
     app = BidiTuiApp(
-        config, extra_endpoints, interval=interval, timeout=timeout, demo=demo, bell=bell
+        config,
+        extra_endpoints,
+        interval=interval,
+        timeout=timeout,
+        demo=demo,
+        bell=bell,
+        reuse_connections=reuse_connections,
     )
     app.hard_exit_on_hangup = True  # this process is the dashboard's alone
     app.run()

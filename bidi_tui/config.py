@@ -5,6 +5,7 @@ Schema::
     [defaults]
     interval = 5      # seconds between checks of one endpoint
     timeout = 5       # seconds one check may take
+    reuse_connections = false   # the dashboard keeps one connection per endpoint open
 
     [[endpoints]]
     name = "ff-1"                         # optional: derived from the URL
@@ -55,7 +56,7 @@ ENDPOINT_KEYS = (
     "enabled",
     "insecure",
 )
-DEFAULTS_KEYS = ("interval", "timeout")
+DEFAULTS_KEYS = ("interval", "timeout", "reuse_connections")
 # Headers the WebSocket handshake owns; setting them would break or confuse it.
 RESERVED_HEADERS = {"host", "connection", "upgrade", "content-length", "transfer-encoding"}
 
@@ -81,6 +82,7 @@ class ConfigSaveError(ConfigError):
 class Defaults:
     interval: float = DEFAULT_INTERVAL
     timeout: float = DEFAULT_TIMEOUT
+    reuse_connections: bool = False
 
 
 @dataclass
@@ -183,7 +185,10 @@ def _parse_defaults(table: Any, where: str, warnings: list[str]) -> Defaults:
         interval = _number(table["interval"], where, "interval", low=MIN_INTERVAL)
     if "timeout" in table:
         timeout = _number(table["timeout"], where, "timeout", low=0.1, high=MAX_TIMEOUT)
-    return Defaults(interval=interval, timeout=timeout)
+    reuse = table.get("reuse_connections", False)
+    if not isinstance(reuse, bool):
+        raise ConfigError(f"{where}: 'reuse_connections' must be true or false, got {reuse!r}")
+    return Defaults(interval=interval, timeout=timeout, reuse_connections=reuse)
 
 
 def _parse_headers(value: Any, where: str) -> dict[str, str]:

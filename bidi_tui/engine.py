@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from bidi_tui.endpoints import Endpoint
-from bidi_tui.probe import ErrorKind, ProbeError, ProbeResult, State, probe
+from bidi_tui.probe import ErrorKind, HeldConnection, ProbeError, ProbeResult, State, probe
 
 DEFAULT_INTERVAL = 5.0
 DEFAULT_TIMEOUT = 5.0
@@ -141,12 +141,15 @@ class Engine:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         first_round_spread: float = FIRST_ROUND_SPREAD,
+        reuse_connections: bool = False,
     ) -> None:
         self.interval = interval
         self.timeout = timeout
         self.jitter = jitter
         self.max_backoff = max_backoff
         self.first_round_spread = first_round_spread
+        # Keep one connection per endpoint open between checks (HeldConnection).
+        self.reuse_connections = reuse_connections
         self.listener = listener
         self.clock = clock
         self.stats = EngineStats()
@@ -296,6 +299,15 @@ class Engine:
         return base * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
 
     async def _run_endpoint(self, name: str) -> None:
+        # In reuse mode this endpoint's connection lives as long as this loop.
+        held = HeldConnection() if self.reuse_connections else None
+        try:
+            await self._check_forever(name, held)
+        finally:
+            if held is not None:
+                await held.close()
+
+    async def _check_forever(self, name: str, held: HeldConnection | None) -> None:
         watch = self._watches[name]
         wakeup = self._wakeups[name]
         while True:
@@ -303,6 +315,8 @@ class Engine:
             while True:
                 wakeup.clear()
                 if watch.paused:
+                    if held is not None:
+                        await held.close()  # a paused endpoint holds no connection
                     await wakeup.wait()
                     continue
                 delay = watch.next_due - self.clock()
@@ -323,7 +337,10 @@ class Engine:
                 self.in_flight += 1
                 self._emit(CheckStarted(name))
                 try:
-                    result = await self._probe(watch.endpoint, watch.timeout)
+                    if held is not None and self._probe is _default_probe:
+                        result = await probe(watch.endpoint, timeout=watch.timeout, held=held)
+                    else:
+                        result = await self._probe(watch.endpoint, watch.timeout)
                 except Exception as exc:  # a bug in the probe must not end this loop
                     result = _crashed(watch.endpoint, exc)
                 finally:

@@ -22,7 +22,7 @@ from bidi_tui.app import BidiTuiApp
 from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Activity
-from bidi_tui.probe import ErrorKind, Phase, ProbeResult, State, probe
+from bidi_tui.probe import ErrorKind, HeldConnection, Phase, ProbeResult, State, probe
 from tests.browsers import RunningBrowser, chromedriver_capabilities, http_json
 
 pytestmark = pytest.mark.browser
@@ -259,3 +259,31 @@ def test_check_command_on_firefox_chromedriver_and_a_refused_port(
     assert results[1]["message"] == "ChromeDriver ready for new sessions."
     assert set(results[1]["meta"]) >= {"build", "os"}
     assert results[2]["error"]["kind"] == "refused"
+
+
+async def test_firefox_held_connection_sees_a_session_start_and_end(
+    firefox: RunningBrowser,
+) -> None:
+    """Reuse mode on real Firefox: the held connection reports what a fresh one would."""
+    held = HeldConnection()
+    try:
+        first = await probe(endpoint(firefox.url), timeout=PROBE_TIMEOUT, held=held)
+        assert first.state is State.READY, describe(first)
+        async with connect(firefox.url, proxy=None, open_timeout=PROBE_TIMEOUT) as ws:
+            started = await bidi_command(ws, 1, "session.new", {"capabilities": {}})
+            assert started.get("type") == "success", started
+            try:
+                busy = await probe(endpoint(firefox.url), timeout=PROBE_TIMEOUT, held=held)
+                assert busy.state is State.NOT_READY, describe(busy)
+                assert busy.message == "Session already started"
+                assert busy.timings.connect_ms is None  # asked on the held connection
+            finally:
+                await bidi_command(ws, 2, "session.end", {})
+        for _ in range(60):
+            again = await probe(endpoint(firefox.url), timeout=PROBE_TIMEOUT, held=held)
+            if again.state is State.READY:
+                break
+            await asyncio.sleep(0.25)
+        assert again.state is State.READY, describe(again)
+    finally:
+        await held.close()
