@@ -146,7 +146,7 @@ def _timed(store: list[float], function: Callable[..., Any]) -> Callable[..., An
     return wrapper
 
 
-LEVERS = ("summary", "tick", "reuse", "spread", "noop")
+LEVERS = ("summary", "tick", "reuse", "spread", "noop", "held")
 LEVER_HELP = """\
 levers prototyped by patching the app and engine inside the worker (none is in the product):
   summary  the summary line is re-set only when its text changed, with layout=False (its
@@ -157,6 +157,8 @@ levers prototyped by patching the app and engine inside the worker (none is in t
            (bench/reuse.py) instead of a fresh connection per check
   noop     (engine alone only) a probe that does no I/O: the engine's own cost per check
   spread   the first round is spread over one interval instead of FIRST_ROUND_SPREAD (1 s)
+  held     not a prototype: the product's own reuse mode, Engine(reuse_connections=True)
+           (what `bidi-tui --reuse-connections` runs)
 """
 
 
@@ -202,6 +204,7 @@ async def run_dashboard(
         timeout=TIMEOUT,
         probe_function=None if pool is None else pool.probe,
         first_round_spread=INTERVAL if "spread" in levers else FIRST_ROUND_SPREAD,
+        reuse_connections="held" in levers,
     )
     workdir = tempfile.TemporaryDirectory(prefix="bidi-dash-")
     config = Config(path=Path(workdir.name) / "endpoints.toml")
@@ -402,6 +405,7 @@ async def run_engine_only(specs_path: Path, seconds: float, levers: set[str]) ->
         timeout=TIMEOUT,
         probe_function=probe_function,
         first_round_spread=INTERVAL if "spread" in levers else FIRST_ROUND_SPREAD,
+        reuse_connections="held" in levers,
     )
     lateness = Lateness(engine)
     engine.listener = lateness.on_event
@@ -906,6 +910,8 @@ def main() -> None:
         configs.append(("engine", []))
         if args.compare or "reuse" in args.levers:
             configs.append(("engine", ["reuse"]))
+        if "held" in args.levers:
+            configs.append(("engine", ["held"]))
         if args.compare:
             configs.append(("engine", ["noop"]))
 
