@@ -535,6 +535,20 @@ async def _probe_held(
             error=answer,
             raw=raw,
         )
+    return _answered(
+        endpoint, answer, checked_at, elapsed_ms, PhaseTimings(response_ms=elapsed_ms), raw
+    )
+
+
+def _answered(
+    endpoint: Endpoint,
+    answer: StatusAnswer,
+    checked_at: datetime,
+    elapsed_ms: float,
+    timings: PhaseTimings,
+    raw: str | None,
+) -> ProbeResult:
+    """The result of a check that got its answer; the latency is the time to it."""
     return ProbeResult(
         endpoint=endpoint,
         state=State.READY if answer.ready else State.NOT_READY,
@@ -544,7 +558,7 @@ async def _probe_held(
         message=answer.message,
         meta=answer.meta,
         latency_ms=elapsed_ms,
-        timings=PhaseTimings(response_ms=elapsed_ms),
+        timings=timings,
         raw=raw,
     )
 
@@ -710,18 +724,7 @@ async def probe(
     assert answer is not None
     if isinstance(answer, ProbeError):
         return finish_error(answer)
-    return ProbeResult(
-        endpoint=endpoint,
-        state=State.READY if answer.ready else State.NOT_READY,
-        checked_at=checked_at,
-        elapsed_ms=(end - started) * 1000,
-        ready=answer.ready,
-        message=answer.message,
-        meta=answer.meta,
-        latency_ms=(end - started) * 1000,
-        timings=timings(end),
-        raw=raw,
-    )
+    return _answered(endpoint, answer, checked_at, (end - started) * 1000, timings(end), raw)
 
 
 def _invalid_message_error(exc: InvalidMessage, endpoint: Endpoint) -> ProbeError:
