@@ -55,7 +55,6 @@ from typing import Any
 
 import farm
 import report
-from reuse import HeldConnections
 
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import CheckStarted, Engine, EngineEvent
@@ -146,19 +145,18 @@ def _timed(store: list[float], function: Callable[..., Any]) -> Callable[..., An
     return wrapper
 
 
-LEVERS = ("summary", "tick", "reuse", "spread", "noop", "held")
+LEVERS = ("summary", "tick", "reuse", "spread", "noop")
 LEVER_HELP = """\
-levers prototyped by patching the app and engine inside the worker (none is in the product):
+levers prototyped by patching the app and engine inside the worker (summary, tick and spread
+have since landed in the product in their own form; reuse is the product's option):
   summary  the summary line is re-set only when its text changed, with layout=False (its
            height is fixed at 1), so it no longer re-lays out the whole screen 5x a second
   tick     _apply_engine_updates updates no rows: _tick (1 s) diff-updates the visible rows,
            results included, so the table repaints about once a second
-  reuse    the engine's probe_function keeps one /session connection per endpoint open
-           (bench/reuse.py) instead of a fresh connection per check
+  reuse    the product's reuse mode, Engine(reuse_connections=True), what
+           `bidi-tui --reuse-connections` runs: one connection per endpoint kept open
   noop     (engine alone only) a probe that does no I/O: the engine's own cost per check
   spread   the first round is spread over one interval instead of FIRST_ROUND_SPREAD (1 s)
-  held     not a prototype: the product's own reuse mode, Engine(reuse_connections=True)
-           (what `bidi-tui --reuse-connections` runs)
 """
 
 
@@ -197,14 +195,12 @@ async def run_dashboard(
     from bidi_tui.engine import FIRST_ROUND_SPREAD
 
     endpoints = _load_endpoints(specs_path)
-    pool = HeldConnections() if "reuse" in levers else None
     engine = Engine(
         endpoints,
         interval=INTERVAL,
         timeout=TIMEOUT,
-        probe_function=None if pool is None else pool.probe,
         first_round_spread=INTERVAL if "spread" in levers else FIRST_ROUND_SPREAD,
-        reuse_connections="held" in levers,
+        reuse_connections="reuse" in levers,
     )
     workdir = tempfile.TemporaryDirectory(prefix="bidi-dash-")
     config = Config(path=Path(workdir.name) / "endpoints.toml")
@@ -327,8 +323,6 @@ async def run_dashboard(
             await pilot.pause()
     finally:
         Screen._on_timer_update = original_update  # type: ignore[method-assign]
-        if pool is not None:
-            await pool.close()
         workdir.cleanup()
     if profiler is not None and profile_path is not None:
         profiler.dump_stats(str(profile_path))
@@ -355,7 +349,6 @@ async def run_dashboard(
         "update_rows_visible": visible,
         "update_rows_all": everything,
         "rows": len(endpoints),
-        "reconnects": None if pool is None else pool.reconnects,
     }
     print(json.dumps(result), flush=True)
 
@@ -395,17 +388,13 @@ async def run_engine_only(specs_path: Path, seconds: float, levers: set[str]) ->
     from bidi_tui.engine import FIRST_ROUND_SPREAD
 
     endpoints = _load_endpoints(specs_path)
-    pool = HeldConnections() if "reuse" in levers else None
-    probe_function = None if pool is None else pool.probe
-    if "noop" in levers:
-        probe_function = _noop_probe
     engine = Engine(
         endpoints,
         interval=INTERVAL,
         timeout=TIMEOUT,
-        probe_function=probe_function,
+        probe_function=_noop_probe if "noop" in levers else None,
         first_round_spread=INTERVAL if "spread" in levers else FIRST_ROUND_SPREAD,
-        reuse_connections="held" in levers,
+        reuse_connections="reuse" in levers,
     )
     lateness = Lateness(engine)
     engine.listener = lateness.on_event
@@ -422,8 +411,6 @@ async def run_engine_only(specs_path: Path, seconds: float, levers: set[str]) ->
         cpu = time.process_time() - started_cpu
         sampling.cancel()
         await engine.stop()
-        if pool is not None:
-            await pool.close()
     print(
         json.dumps(
             {
@@ -910,8 +897,6 @@ def main() -> None:
         configs.append(("engine", []))
         if args.compare or "reuse" in args.levers:
             configs.append(("engine", ["reuse"]))
-        if "held" in args.levers:
-            configs.append(("engine", ["held"]))
         if args.compare:
             configs.append(("engine", ["noop"]))
 

@@ -12,9 +12,9 @@ interleaved, ``--repeat`` times each; the table shows medians, and every ratio i
 the raw-socket floor measured in the same run, never an absolute threshold.
 
 The floor is ``bench/raw_client.py``: connect, upgrade with a fixed key, one masked text
-frame, one answer frame, close handshake. The connection-reuse rows prototype a mode the
-product does not have: one static ``/session`` connection per endpoint held open, and
-``session.status`` sent on it each round.
+frame, one answer frame, close handshake. The connection-reuse rows measure the product's
+reuse mode (``probe(..., held=HeldConnection())``, what ``--reuse-connections`` runs): one
+``/session`` connection per endpoint held open and ``session.status`` sent on it each round.
 """
 
 from __future__ import annotations
@@ -41,11 +41,17 @@ from typing import Any
 import farm
 import raw_client
 import report
-import reuse
 
 from bidi_tui.checks import check_all
 from bidi_tui.endpoints import Endpoint, parse_spec
-from bidi_tui.probe import State, probe
+from bidi_tui.probe import (
+    CLOSE_GRACE,
+    MAX_MESSAGE_SIZE,
+    USER_AGENT,
+    HeldConnection,
+    State,
+    probe,
+)
 
 CONCURRENCY = 256  # bidi_tui.checks.DEFAULT_CONCURRENCY, also used for every variant here
 TIMEOUT = 5.0
@@ -112,7 +118,18 @@ async def _ws_check(url: str, options: dict[str, Any]) -> bool:
 
 WS_DEFAULTS: dict[str, Any] = {}
 WS_NO_COMPRESSION: dict[str, Any] = {"compression": None}
-WS_LIKE_PROBE = reuse.PROBE_CONNECT_OPTIONS  # bidi_tui.probe's options, no result-building
+# What bidi_tui.probe.probe passes to websockets' connect(), without its result-building.
+WS_LIKE_PROBE: dict[str, Any] = {
+    "origin": None,
+    "compression": None,
+    "user_agent_header": USER_AGENT,
+    "proxy": None,
+    "open_timeout": None,
+    "ping_interval": None,
+    "close_timeout": CLOSE_GRACE,
+    "max_size": MAX_MESSAGE_SIZE,
+    "max_queue": 4,
+}
 
 
 def _ws_concurrent(options: dict[str, Any]) -> Work:
@@ -144,25 +161,23 @@ def _measured(started_cpu: float, started_wall: float) -> dict[str, float]:
 
 
 async def run_reuse_ws(urls: list[str], endpoints: list[Endpoint], rounds: int) -> dict[str, Any]:
-    """Open one connection per endpoint (as the probe would), then check on them in rounds."""
-    from websockets.asyncio.client import ClientConnection, connect
-
-    held: list[tuple[ClientConnection, Endpoint]] = []
+    """The product's reuse mode: a first check opens each endpoint's held connection, then
+    the rounds ask session.status on them."""
+    held = [(HeldConnection(), endpoint) for endpoint in endpoints]
     cpu, wall = time.process_time(), time.perf_counter()
 
     async def open_one(index: int) -> bool:
-        held.append((await connect(urls[index], **WS_LIKE_PROBE), endpoints[index]))
-        return True
+        connection, endpoint = held[index]
+        result = await probe(endpoint, timeout=TIMEOUT, held=connection)
+        return result.state is State.READY
 
     await _gathered(len(urls), open_one)
     opened = _measured(cpu, wall)
     held_rss = report.current_rss_kib()
     cpu, wall = time.process_time(), time.perf_counter()
     ready = 0
-    for round_index in range(REUSE_ROUNDS * rounds):
-        results = await asyncio.gather(
-            *(reuse.status_on(c, e, round_index + 2, TIMEOUT) for c, e in held)
-        )
+    for _ in range(REUSE_ROUNDS * rounds):
+        results = await asyncio.gather(*(probe(e, timeout=TIMEOUT, held=c) for c, e in held))
         ready += sum(r.state is State.READY for r in results)
     checked = _measured(cpu, wall)
     cpu, wall = time.process_time(), time.perf_counter()
