@@ -113,7 +113,6 @@ class EngineStats:
     checks_started: int = 0
     checks_finished: int = 0
     max_lateness: float = 0.0
-    total_lateness: float = 0.0
 
 
 def backoff_delay(interval: float, consecutive_errors: int, cap: float = MAX_BACKOFF) -> float:
@@ -331,7 +330,6 @@ class Engine:
                 started = self.clock()
                 lateness = max(0.0, started - watch.next_due)
                 self.stats.max_lateness = max(self.stats.max_lateness, lateness)
-                self.stats.total_lateness += lateness
                 self.stats.checks_started += 1
                 watch.activity = Activity.CHECKING
                 self.in_flight += 1
