@@ -58,7 +58,7 @@ import report
 
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import CheckStarted, Engine, EngineEvent
-from bidi_tui.probe import ProbeResult, State
+from bidi_tui.model import ProbeResult, State
 
 INTERVAL = 5.0
 TIMEOUT = 5.0

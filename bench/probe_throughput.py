@@ -44,14 +44,8 @@ import report
 
 from bidi_tui.checks import check_all
 from bidi_tui.endpoints import Endpoint, parse_spec
-from bidi_tui.probe import (
-    CLOSE_GRACE,
-    MAX_MESSAGE_SIZE,
-    USER_AGENT,
-    HeldConnection,
-    State,
-    probe,
-)
+from bidi_tui.model import State
+from bidi_tui.probe import CLOSE_GRACE, MAX_MESSAGE_SIZE, USER_AGENT, HeldConnection, probe
 
 CONCURRENCY = 256  # bidi_tui.checks.DEFAULT_CONCURRENCY, also used for every variant here
 TIMEOUT = 5.0

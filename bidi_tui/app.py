@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from bidi_tui.config import Config, ConfigEditor, ConfigError, save_config
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import CheckFinished, Engine, EngineEvent
-from bidi_tui.probe import State
+from bidi_tui.model import State
 from bidi_tui.rows import (
     COLUMN_LABELS,
     STATE_TEXT,

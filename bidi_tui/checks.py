@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Sequence
 
 from bidi_tui.endpoints import Endpoint
-from bidi_tui.probe import ProbeResult, State, probe
+from bidi_tui.model import ProbeResult, State
+from bidi_tui.probe import probe
 
 DEFAULT_CONCURRENCY = 256
 

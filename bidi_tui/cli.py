@@ -34,7 +34,7 @@ from bidi_tui.endpoints import (
     check_unique_names,
     parse_spec,
 )
-from bidi_tui.probe import ProbeResult, State
+from bidi_tui.model import ProbeResult, State
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1

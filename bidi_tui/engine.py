@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from bidi_tui.endpoints import Endpoint
-from bidi_tui.probe import ErrorKind, HeldConnection, ProbeError, ProbeResult, State, probe
+from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
+from bidi_tui.probe import HeldConnection, probe
 
 DEFAULT_INTERVAL = 5.0
 DEFAULT_TIMEOUT = 5.0

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bidi_tui.engine import Activity, HistoryEntry, Watch
-from bidi_tui.probe import State
+from bidi_tui.model import State
 
 
 class RowState(StrEnum):

@@ -22,7 +22,7 @@ from bidi_tui.app import BidiTuiApp
 from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import Engine
-from bidi_tui.probe import ErrorKind, Phase, PhaseTimings, ProbeError, ProbeResult, State
+from bidi_tui.model import ErrorKind, Phase, PhaseTimings, ProbeError, ProbeResult, State
 
 FROZEN_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 

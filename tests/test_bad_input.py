@@ -55,7 +55,8 @@ from bidi_tui.cli import main
 from bidi_tui.config import ConfigError, load_config, parse_entry, save_config
 from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
 from bidi_tui.engine import Engine
-from bidi_tui.probe import ErrorKind, ProbeResult, State, probe
+from bidi_tui.model import ErrorKind, ProbeResult, State
+from bidi_tui.probe import probe
 from bidi_tui.screens.confirm import ConfirmScreen
 from bidi_tui.screens.detail import DetailScreen
 from bidi_tui.screens.endpoint_dialog import DialogError, EndpointDialog, build_endpoints

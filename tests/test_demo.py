@@ -23,7 +23,8 @@ from bidi_tui.demo import (
     Kind,
 )
 from bidi_tui.endpoints import Endpoint, parse_spec
-from bidi_tui.probe import ErrorKind, ProbeResult, State, probe
+from bidi_tui.model import ErrorKind, ProbeResult, State
+from bidi_tui.probe import probe
 
 
 class FakeClock:

@@ -33,7 +33,7 @@ from bidi_tui.engine import (
     WatchChanged,
     backoff_delay,
 )
-from bidi_tui.probe import ErrorKind, ProbeError, ProbeResult, State
+from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 # How long a test waits for something that should happen at once: generous, since a

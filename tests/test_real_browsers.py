@@ -22,7 +22,8 @@ from bidi_tui.app import BidiTuiApp
 from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Activity
-from bidi_tui.probe import ErrorKind, HeldConnection, Phase, ProbeResult, State, probe
+from bidi_tui.model import ErrorKind, Phase, ProbeResult, State
+from bidi_tui.probe import HeldConnection, probe
 from tests.browsers import RunningBrowser, chromedriver_capabilities, http_json
 
 pytestmark = pytest.mark.browser

@@ -16,7 +16,8 @@ from websockets.exceptions import ConnectionClosed
 from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Engine
-from bidi_tui.probe import ErrorKind, HeldConnection, State, probe
+from bidi_tui.model import ErrorKind, State
+from bidi_tui.probe import HeldConnection, probe
 
 
 @dataclass

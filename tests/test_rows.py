@@ -8,7 +8,7 @@ import pytest
 
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Activity, HistoryEntry, Watch
-from bidi_tui.probe import ErrorKind, ProbeError, ProbeResult, State
+from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
 from bidi_tui.rows import (
     CELL_PADDING,
     COLUMN_LABELS,

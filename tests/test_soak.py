@@ -36,7 +36,7 @@ from bidi_tui import engine as engine_module
 from bidi_tui.demo import DemoFarm, Kind
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Engine
-from bidi_tui.probe import ErrorKind, State
+from bidi_tui.model import ErrorKind, State
 
 HEALTHY = 250
 COPIES_OF_THE_MISBEHAVING = 3  # of each non-healthy demo kind

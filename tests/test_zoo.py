@@ -27,7 +27,7 @@ import websockets
 from bidi_tui.checks import check_all
 from bidi_tui.demo import DemoFarm
 from bidi_tui.engine import CheckFinished, CheckStarted, Engine, EngineEvent
-from bidi_tui.probe import ErrorKind, ProbeResult, State
+from bidi_tui.model import ErrorKind, ProbeResult, State
 from tests.zoo import (
     ANNOUNCED_FRAME_BYTES,
     DEADLINE_MARGIN,

@@ -40,7 +40,8 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 
 from bidi_tui.endpoints import Endpoint, parse_spec
-from bidi_tui.probe import MAX_MESSAGE_SIZE, ErrorKind, Phase, ProbeResult, State, probe
+from bidi_tui.model import ErrorKind, Phase, ProbeResult, State
+from bidi_tui.probe import MAX_MESSAGE_SIZE, probe
 from tests.bidi_servers import (
     HOST,
     Seen,
