@@ -59,6 +59,8 @@ import report
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import CheckStarted, Engine, EngineEvent
 from bidi_tui.model import ProbeResult, State
+from bidi_tui.probe import HeldConnection
+from bidi_tui.settings import Settings
 
 INTERVAL = 5.0
 TIMEOUT = 5.0
@@ -88,7 +90,7 @@ class Lateness:
             watch = self.engine.watches.get(event.name)
             if watch is None:
                 return
-            late = max(0.0, self.engine.clock() - watch.next_due)
+            late = max(0.0, self.engine.now() - watch.next_due)
             if event.name in self.seen:
                 self.later.append(late)
             else:
@@ -153,7 +155,7 @@ have since landed in the product in their own form; reuse is the product's optio
            height is fixed at 1), so it no longer re-lays out the whole screen 5x a second
   tick     _apply_engine_updates updates no rows: _tick (1 s) diff-updates the visible rows,
            results included, so the table repaints about once a second
-  reuse    the product's reuse mode, Engine(reuse_connections=True), what
+  reuse    the product's reuse mode, Engine(settings=Settings(reuse_connections=True)), what
            `bidi-tui --reuse-connections` runs: one connection per endpoint kept open
   noop     (engine alone only) a probe that does no I/O: the engine's own cost per check
   spread   the first round is spread over one interval instead of FIRST_ROUND_SPREAD (1 s)
@@ -197,10 +199,10 @@ async def run_dashboard(
     endpoints = _load_endpoints(specs_path)
     engine = Engine(
         endpoints,
-        interval=INTERVAL,
-        timeout=TIMEOUT,
         first_round_spread=INTERVAL if "spread" in levers else FIRST_ROUND_SPREAD,
-        reuse_connections="reuse" in levers,
+        settings=Settings(
+            default_interval=INTERVAL, default_timeout=TIMEOUT, reuse_connections="reuse" in levers
+        ),
     )
     workdir = tempfile.TemporaryDirectory(prefix="bidi-dash-")
     config = Config(path=Path(workdir.name) / "endpoints.toml")
@@ -248,14 +250,7 @@ async def run_dashboard(
     Screen._on_timer_update = timed_update  # type: ignore[assignment,method-assign]
 
     lateness = Lateness(engine)
-    listener = engine.listener
-
-    def listen(event: EngineEvent) -> None:
-        lateness.on_event(event)
-        if listener is not None:
-            listener(event)
-
-    engine.listener = listen
+    engine.subscribe(lateness.on_event)
 
     pending: dict[str, Any] = {}
     display = app._display
@@ -375,7 +370,9 @@ def _update_rows_costs(app: Any) -> tuple[list[float], list[float]]:
     return visible, everything
 
 
-async def _noop_probe(endpoint: Endpoint, timeout: float) -> ProbeResult:
+async def _noop_probe(
+    endpoint: Endpoint, timeout: float, held: HeldConnection | None
+) -> ProbeResult:
     """No network at all: what the engine's own scheduling and bookkeeping cost."""
     await asyncio.sleep(0)
     return ProbeResult(
@@ -390,14 +387,14 @@ async def run_engine_only(specs_path: Path, seconds: float, levers: set[str]) ->
     endpoints = _load_endpoints(specs_path)
     engine = Engine(
         endpoints,
-        interval=INTERVAL,
-        timeout=TIMEOUT,
         probe_function=_noop_probe if "noop" in levers else None,
         first_round_spread=INTERVAL if "spread" in levers else FIRST_ROUND_SPREAD,
-        reuse_connections="reuse" in levers,
+        settings=Settings(
+            default_interval=INTERVAL, default_timeout=TIMEOUT, reuse_connections="reuse" in levers
+        ),
     )
     lateness = Lateness(engine)
-    engine.listener = lateness.on_event
+    engine.subscribe(lateness.on_event)
     sampler = Sampler()
     started_wall = time.perf_counter()
     started_cpu = time.process_time()

@@ -46,6 +46,7 @@ from bidi_tui.checks import check_all
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.model import State
 from bidi_tui.probe import CLOSE_GRACE, MAX_MESSAGE_SIZE, USER_AGENT, HeldConnection, probe
+from bidi_tui.settings import Settings
 
 CONCURRENCY = 256  # bidi_tui.checks.DEFAULT_CONCURRENCY, also used for every variant here
 TIMEOUT = 5.0
@@ -88,7 +89,9 @@ async def run_raw_seq(urls: list[str], endpoints: list[Endpoint], rounds: int) -
 async def run_check_all(urls: list[str], endpoints: list[Endpoint], rounds: int) -> dict[str, Any]:
     ready = 0
     for _ in range(rounds):
-        results = await check_all(endpoints, timeout=TIMEOUT, concurrency=CONCURRENCY)
+        results = await check_all(
+            endpoints, settings=Settings(cli_timeout=TIMEOUT), concurrency=CONCURRENCY
+        )
         ready += sum(r.state is State.READY for r in results)
     return {"checks": len(endpoints) * rounds, "ready": ready}
 

@@ -44,6 +44,7 @@ from bidi_tui.screens.confirm import ConfirmScreen
 from bidi_tui.screens.detail import STATE_STYLE, DetailScreen
 from bidi_tui.screens.endpoint_dialog import EndpointDialog
 from bidi_tui.screens.help import HelpScreen
+from bidi_tui.settings import Settings
 
 TIMER_SECONDS = 0.2  # how often the refresh timer wakes
 TICK_SECONDS = 1.0  # ages tick once a second
@@ -198,11 +199,15 @@ class BidiTuiApp(App[None]):
         self.dirty = False
         self.engine = engine or Engine(
             self.endpoints,
-            interval=interval if interval is not None else config.defaults.interval,
-            timeout=timeout if timeout is not None else config.defaults.timeout,
-            reuse_connections=reuse_connections or config.defaults.reuse_connections,
+            settings=Settings(
+                cli_interval=interval,
+                cli_timeout=timeout,
+                default_interval=config.defaults.interval,
+                default_timeout=config.defaults.timeout,
+                reuse_connections=reuse_connections or config.defaults.reuse_connections,
+            ),
         )
-        self.engine.listener = self._on_engine_event
+        self.engine.subscribe(self._on_engine_event)
         self._dirty_rows: set[str] = set()
         self._state_changes: list[CheckFinished] = []
         self._rendered: dict[str, RowCells] = {}
@@ -331,7 +336,7 @@ class BidiTuiApp(App[None]):
         self._update_summary()
 
     def _filter_membership_changed(self, names: Iterable[str]) -> bool:
-        now_clock = self.engine.clock()
+        now_clock = self.engine.now()
         rows = self.table.rows
         for name in names:
             watch = self.engine.watches.get(name)
@@ -376,7 +381,7 @@ class BidiTuiApp(App[None]):
         """Redraw the cells of ``names`` that changed since they were last drawn."""
         table = self.table
         now_wall = self.now()
-        now_clock = self.engine.clock()
+        now_clock = self.engine.now()
         with self.batch_update():
             for name in names:
                 watch = self.engine.watches.get(name)
@@ -410,7 +415,7 @@ class BidiTuiApp(App[None]):
 
     def _row_values(self, name: str) -> list[Text | str]:
         watch = self.engine.watches[name]
-        cells = row_cells(watch, self.now(), self.engine.clock())
+        cells = row_cells(watch, self.now(), self.engine.now())
         self._rendered[name] = cells
         state = row_state(watch)
         return [self._styled(column, getattr(cells, column), state) for column in self._layout]
@@ -419,7 +424,7 @@ class BidiTuiApp(App[None]):
         self._order = {endpoint.name: index for index, endpoint in enumerate(self.endpoints)}
 
     def _wanted_names(self) -> list[str]:
-        now_clock = self.engine.clock()
+        now_clock = self.engine.now()
         names = [
             e.name
             for e in self.endpoints
@@ -476,7 +481,7 @@ class BidiTuiApp(App[None]):
 
     def _update_summary(self) -> None:
         counts = dict.fromkeys(RowState, 0)
-        now_clock = self.engine.clock()
+        now_clock = self.engine.now()
         stale = 0
         for watch in self.engine.watches.values():
             state = row_state(watch)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.model import ProbeResult, State
 from bidi_tui.probe import probe
+from bidi_tui.settings import Settings
 
 DEFAULT_CONCURRENCY = 256
 
@@ -15,19 +16,20 @@ DEFAULT_CONCURRENCY = 256
 async def check_all(
     endpoints: Sequence[Endpoint],
     *,
-    timeout: float | None = None,
+    settings: Settings | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     proxy: str | None = None,
 ) -> list[ProbeResult]:
-    """Probe every endpoint concurrently (at most ``concurrency`` in flight).
-
-    Results come back in input order. ``timeout`` overrides each endpoint's own timeout.
-    """
+    """Probe every endpoint concurrently (at most ``concurrency`` in flight), each with the
+    timeout ``settings`` gives it. Results come back in input order."""
+    settings = settings or Settings()
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(index: int, endpoint: Endpoint) -> ProbeResult:
         async with gate:
-            return await probe(endpoint, timeout=timeout, request_id=1, proxy=proxy)
+            return await probe(
+                endpoint, timeout=settings.timeout(endpoint), request_id=1, proxy=proxy
+            )
 
     return list(await asyncio.gather(*(one(i, e) for i, e in enumerate(endpoints))))
 

@@ -35,6 +35,7 @@ from bidi_tui.endpoints import (
     parse_spec,
 )
 from bidi_tui.model import ProbeResult, State
+from bidi_tui.settings import Settings
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
@@ -250,13 +251,11 @@ def check(
             f"no endpoints to check{where}: give ENDPOINTs, e.g. "
             "`bidi-tui check 127.0.0.1:9222 127.0.0.1:9515`, or --config FILE"
         )
-    default_timeout = config.defaults.timeout if config is not None else None
+    settings = Settings(cli_timeout=timeout)
+    if config is not None:
+        settings = replace(settings, default_timeout=config.defaults.timeout)
     started = time.perf_counter()
-    if timeout is None and default_timeout is not None:
-        selected = [
-            e if e.timeout is not None else replace(e, timeout=default_timeout) for e in selected
-        ]
-    results = asyncio.run(check_all(selected, timeout=timeout, concurrency=concurrency))
+    results = asyncio.run(check_all(selected, settings=settings, concurrency=concurrency))
     wall = time.perf_counter() - started
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))

@@ -1,13 +1,15 @@
 """The polling engine: checks every endpoint on its interval, never two at once per endpoint.
 
-It runs on the caller's asyncio loop and knows nothing of the UI: it reports through a
-listener callback and keeps a :class:`Watch` per endpoint that the UI reads.
+It runs on the caller's asyncio loop and knows nothing of the UI: any number of listeners
+(the dashboard, ``serve``'s exporter, a log stream) subscribe to its events, and it keeps a
+:class:`Watch` per endpoint that they read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections import deque
@@ -15,13 +17,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
 from bidi_tui.probe import HeldConnection, probe
+from bidi_tui.settings import Settings
 
-DEFAULT_INTERVAL = 5.0
-DEFAULT_TIMEOUT = 5.0
+_log = logging.getLogger(__name__)
+
 DEFAULT_CONCURRENCY = 128
 DEFAULT_JITTER = 0.1
 MAX_BACKOFF = 60.0
@@ -31,7 +35,29 @@ HISTORY_LENGTH = 60
 FIRST_ROUND_SPREAD = 1.0
 FIRST_ROUND_RATE = 500.0  # first checks per second a big farm starts at
 
-ProbeFunction = Callable[[Endpoint, float], Awaitable[ProbeResult]]
+# (endpoint, timeout, the endpoint's held connection in reuse mode, else None)
+ProbeFunction = Callable[[Endpoint, float, HeldConnection | None], Awaitable[ProbeResult]]
+
+
+class Clock(Protocol):
+    """The engine's time: what it reads and what it sleeps on, so tests can drive both."""
+
+    def now(self) -> float: ...
+
+    async def wait(self, event: asyncio.Event, delay: float) -> None:
+        """Return when ``event`` is set or ``delay`` seconds have passed, whichever is first."""
+
+
+class MonotonicClock:
+    """Real time: ``time.monotonic`` and asyncio's timers."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def wait(self, event: asyncio.Event, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await event.wait()
 
 
 class Activity(StrEnum):
@@ -106,6 +132,7 @@ class WatchChanged:
 
 
 EngineEvent = CheckStarted | CheckFinished | WatchChanged
+# Called on the engine's loop for every event; it must not block (record, then return).
 Listener = Callable[[EngineEvent], None]
 
 
@@ -131,29 +158,26 @@ class Engine:
         self,
         endpoints: Iterable[Endpoint] = (),
         *,
-        interval: float = DEFAULT_INTERVAL,
-        timeout: float = DEFAULT_TIMEOUT,
+        settings: Settings | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         jitter: float = DEFAULT_JITTER,
         max_backoff: float = MAX_BACKOFF,
-        listener: Listener | None = None,
+        listeners: Iterable[Listener] = (),
         probe_function: ProbeFunction | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
         first_round_spread: float = FIRST_ROUND_SPREAD,
-        reuse_connections: bool = False,
     ) -> None:
-        self.interval = interval
-        self.timeout = timeout
+        self.settings = settings or Settings()
         self.jitter = jitter
         self.max_backoff = max_backoff
         self.first_round_spread = first_round_spread
         # Keep one connection per endpoint open between checks (HeldConnection).
-        self.reuse_connections = reuse_connections
-        self.listener = listener
-        self.clock = clock
+        self.reuse_connections = self.settings.reuse_connections
+        self._listeners: list[Listener] = list(listeners)
+        self.clock: Clock = clock or MonotonicClock()
         self.stats = EngineStats()
-        self._probe = probe_function or _default_probe
+        self._probe = probe_function or default_probe
         self._rng = rng or random.Random()
         self._gate = asyncio.Semaphore(max(1, concurrency))
         self._watches: dict[str, Watch] = {}
@@ -172,6 +196,20 @@ class Engine:
 
     def watch(self, name: str) -> Watch:
         return self._watches[name]
+
+    def now(self) -> float:
+        """The engine clock's reading, the time base of ``Watch.next_due`` and staleness."""
+        return self.clock.now()
+
+    # --- listeners ------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every event from now on."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -208,7 +246,7 @@ class Engine:
         watch.consecutive_errors = 0
         if watch.paused:
             return
-        watch.next_due = self.clock()
+        watch.next_due = self.clock.now()
         self._wakeups[name].set()
 
     def recheck_all(self) -> None:
@@ -224,7 +262,7 @@ class Engine:
             watch.activity = Activity.PAUSED
         else:
             watch.activity = Activity.WAITING
-            watch.next_due = self.clock()
+            watch.next_due = self.clock.now()
         self._wakeups[name].set()
         self._emit(WatchChanged(name))
 
@@ -269,9 +307,11 @@ class Engine:
     # --- internals ------------------------------------------------------------------------
 
     def _add_watch(self, endpoint: Endpoint) -> None:
-        interval = endpoint.interval if endpoint.interval is not None else self.interval
-        timeout = endpoint.timeout if endpoint.timeout is not None else self.timeout
-        watch = Watch(endpoint=endpoint, interval=interval, timeout=timeout)
+        watch = Watch(
+            endpoint=endpoint,
+            interval=self.settings.interval(endpoint),
+            timeout=self.settings.timeout(endpoint),
+        )
         if not endpoint.enabled:
             watch.activity = Activity.PAUSED
         self._watches[endpoint.name] = watch
@@ -285,14 +325,17 @@ class Engine:
             # can keep up with instead of making every endpoint late at once.
             farm_spread = len(self._watches) / FIRST_ROUND_RATE
             spread = min(max(self.first_round_spread, farm_spread), watch.interval)
-        watch.next_due = self.clock() + self._rng.uniform(0, spread)
+        watch.next_due = self.clock.now() + self._rng.uniform(0, spread)
         self._tasks[name] = asyncio.get_running_loop().create_task(
             self._run_endpoint(name), name=f"bidi-tui check {name}"
         )
 
     def _emit(self, event: EngineEvent) -> None:
-        if self.listener is not None:
-            self.listener(event)
+        for listener in tuple(self._listeners):  # one may unsubscribe while called
+            try:
+                listener(event)
+            except Exception:  # one broken consumer must not stop the checks or the others
+                _log.exception("engine listener %r failed on %r", listener, event)
 
     def _next_delay(self, watch: Watch) -> float:
         base = backoff_delay(watch.interval, watch.consecutive_errors, self.max_backoff)
@@ -319,16 +362,14 @@ class Engine:
                         await held.close()  # a paused endpoint holds no connection
                     await wakeup.wait()
                     continue
-                delay = watch.next_due - self.clock()
+                delay = watch.next_due - self.clock.now()
                 if delay <= 0:
                     break
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await wakeup.wait()
+                await self.clock.wait(wakeup, delay)
             async with self._gate:
                 if watch.paused:
                     continue
-                started = self.clock()
+                started = self.clock.now()
                 lateness = max(0.0, started - watch.next_due)
                 self.stats.max_lateness = max(self.stats.max_lateness, lateness)
                 self.stats.checks_started += 1
@@ -336,10 +377,7 @@ class Engine:
                 self.in_flight += 1
                 self._emit(CheckStarted(name))
                 try:
-                    if held is not None and self._probe is _default_probe:
-                        result = await probe(watch.endpoint, timeout=watch.timeout, held=held)
-                    else:
-                        result = await self._probe(watch.endpoint, watch.timeout)
+                    result = await self._probe(watch.endpoint, watch.timeout, held)
                 except Exception as exc:  # a bug in the probe must not end this loop
                     result = _crashed(watch.endpoint, exc)
                 finally:
@@ -347,13 +385,13 @@ class Engine:
                     if watch.activity is Activity.CHECKING:
                         watch.activity = Activity.WAITING
             self._record(watch, result)
-            watch.next_due = self.clock() + self._next_delay(watch)
+            watch.next_due = self.clock.now() + self._next_delay(watch)
 
     def _record(self, watch: Watch, result: ProbeResult) -> None:
         previous = watch.state
         watch.last = result
         watch.checks += 1
-        watch.last_finished_at = self.clock()
+        watch.last_finished_at = self.clock.now()
         if previous != result.state or watch.state_since is None:
             watch.state_since = result.checked_at
         watch.consecutive_errors = (
@@ -382,5 +420,8 @@ def _crashed(endpoint: Endpoint, exc: Exception) -> ProbeResult:
     )
 
 
-async def _default_probe(endpoint: Endpoint, timeout: float) -> ProbeResult:
-    return await probe(endpoint, timeout=timeout)
+async def default_probe(
+    endpoint: Endpoint, timeout: float, held: HeldConnection | None
+) -> ProbeResult:
+    """The real check, on the held connection when there is one."""
+    return await probe(endpoint, timeout=timeout, held=held)

@@ -21,6 +21,7 @@ from bidi_tui.checks import check_all
 from bidi_tui.config import Config
 from bidi_tui.demo import DemoFarm
 from bidi_tui.engine import Engine
+from bidi_tui.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
@@ -41,7 +42,7 @@ VIEWS: list[tuple[str, list[str], tuple[int, int]]] = [
 
 async def pinned_engine(farm: DemoFarm) -> Engine:
     """An engine holding ROUNDS real checks per endpoint, 5 s apart on a frozen clock."""
-    engine = Engine(farm.endpoints, interval=5, timeout=0.5)
+    engine = Engine(farm.endpoints, settings=Settings(default_interval=5, default_timeout=0.5))
     for round_index in range(ROUNDS):
         at = FROZEN_NOW - timedelta(seconds=5 * (ROUNDS - 1 - round_index))
         results = await check_all(farm.endpoints, timeout=0.5)

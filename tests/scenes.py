@@ -23,6 +23,8 @@ from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, Phase, PhaseTimings, ProbeError, ProbeResult, State
+from bidi_tui.probe import HeldConnection
+from bidi_tui.settings import Settings
 
 FROZEN_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
@@ -153,18 +155,19 @@ def make_app(
     """An app whose checks answer from ``verdicts`` at once, with the wall clock frozen."""
     config = load_config(config_path, missing_ok=True)
 
-    async def fake_probe(endpoint: Endpoint, timeout: float) -> ProbeResult:
+    async def fake_probe(
+        endpoint: Endpoint, timeout: float, held: HeldConnection | None
+    ) -> ProbeResult:
         verdicts.calls.append(endpoint.name)
         return verdicts.result(endpoint, FROZEN_NOW)
 
     endpoints = [*config.endpoints, *(extra or [])]
     engine = Engine(
         endpoints,
-        interval=3600,
-        timeout=5,
         probe_function=fake_probe,
         jitter=0.0,
         first_round_spread=0.0,
+        settings=Settings(default_interval=3600, default_timeout=5),
     )
     return BidiTuiApp(
         config,

@@ -60,6 +60,7 @@ from bidi_tui.probe import probe
 from bidi_tui.screens.confirm import ConfirmScreen
 from bidi_tui.screens.detail import DetailScreen
 from bidi_tui.screens.endpoint_dialog import DialogError, EndpointDialog, build_endpoints
+from bidi_tui.settings import Settings
 from tests.bidi_servers import Served, status_server
 from tests.scenes import Verdicts, make_app, row_texts, write_config
 
@@ -1066,7 +1067,7 @@ async def test_proxies_from_the_environment_are_not_used(
         ]
         results = [await probe(target, timeout=5) for target in targets]
         # The dashboard's engine goes the same way.
-        engine = Engine(targets, interval=60, first_round_spread=0.0)
+        engine = Engine(targets, first_round_spread=0.0, settings=Settings(default_interval=60))
         engine.start()
         for _ in range(200):
             await asyncio.sleep(0.01)
@@ -1096,7 +1097,9 @@ async def test_config_headers_go_only_to_their_own_endpoint(config_home: Path) -
             encoding="utf-8",
         )
         config = load_config(path)
-        engine = Engine(config.endpoints, interval=0.05, first_round_spread=0.0)
+        engine = Engine(
+            config.endpoints, first_round_spread=0.0, settings=Settings(default_interval=0.05)
+        )
         engine.start()
         for _ in range(300):
             await asyncio.sleep(0.01)

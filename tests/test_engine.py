@@ -34,6 +34,9 @@ from bidi_tui.engine import (
     backoff_delay,
 )
 from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
+from bidi_tui.probe import HeldConnection
+from bidi_tui.settings import Settings
+from tests.clocks import ManualClock
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 # How long a test waits for something that should happen at once: generous, since a
@@ -89,7 +92,9 @@ class FakeProbe:
     def count(self, name: str) -> int:
         return sum(1 for call in self.calls if call.name == name)
 
-    async def __call__(self, endpoint: Endpoint, timeout: float) -> ProbeResult:
+    async def __call__(
+        self, endpoint: Endpoint, timeout: float, held: HeldConnection | None = None
+    ) -> ProbeResult:
         index = self._index
         self._index += 1
         name = endpoint.name
@@ -180,7 +185,11 @@ def make_engine(
     recorder = Recorder()
     options.setdefault("jitter", 0.0)
     options.setdefault("rng", FixedRng(0.0))
-    engine = Engine(eps, listener=recorder, probe_function=probe, **options)  # type: ignore[arg-type]
+    settings = Settings(
+        default_interval=float(options.pop("interval", 5.0)),  # type: ignore[arg-type]
+        default_timeout=float(options.pop("timeout", 5.0)),  # type: ignore[arg-type]
+    )
+    engine = Engine(eps, listeners=[recorder], probe_function=probe, settings=settings, **options)  # type: ignore[arg-type]
     recorder.engine = engine
     probe.engine = engine
     return engine, probe, recorder
@@ -367,7 +376,8 @@ async def test_errors_back_off_exponentially_capped_and_success_resets() -> None
         if isinstance(event, CheckFinished) and len(recorder.finished("a")) == 6:
             probe.states["a"] = State.READY
 
-    engine.listener = switch_to_ready_after_six
+    engine.unsubscribe(recorder)
+    engine.subscribe(switch_to_ready_after_six)
     async with running(engine):
         await wait_until(lambda: probe.count("a") >= 9)
     # After 1, 2, 3 ... errors in a row; then after successes.
@@ -628,7 +638,9 @@ async def test_state_since_changes_only_with_the_state_and_changed_flag() -> Non
     ]
 
     class Scripted(FakeProbe):
-        async def __call__(self, endpoint: Endpoint, timeout: float) -> ProbeResult:
+        async def __call__(
+            self, endpoint: Endpoint, timeout: float, held: HeldConnection | None = None
+        ) -> ProbeResult:
             index = len(self.calls)
             if index >= len(script):
                 await asyncio.Event().wait()  # no more answers
@@ -675,8 +687,8 @@ async def test_stale_watch_once_checks_stop_arriving() -> None:
         await wait_until(lambda: engine.watch("a").checks == 1)
         probe.gate = asyncio.Event()  # the next check hangs
         watch = engine.watch("a")
-        assert not watch.is_stale(engine.clock())
-        await wait_until(lambda: watch.is_stale(engine.clock()))
+        assert not watch.is_stale(engine.now())
+        await wait_until(lambda: watch.is_stale(engine.now()))
         assert watch.activity is Activity.CHECKING
 
 
@@ -734,7 +746,10 @@ async def test_engine_against_the_demo_farm() -> None:
                 farm.set_busy(name, False)
         recorder = Recorder()
         engine = Engine(
-            farm.endpoints, interval=0.3, timeout=0.5, listener=recorder, rng=FixedRng(0.0)
+            farm.endpoints,
+            listeners=[recorder],
+            rng=FixedRng(0.0),
+            settings=Settings(default_interval=0.3, default_timeout=0.5),
         )
         recorder.engine = engine
         async with running(engine):
@@ -773,7 +788,9 @@ async def test_stop_mid_check_against_a_hanging_server_is_prompt() -> None:
     async with DemoFarm.start(seed=11) as farm:
         (hang,) = [e for e in farm.endpoints if farm.kinds[e.name] is Kind.HANG]
         engine = Engine(
-            [replace(hang, name=f"hang-{i}") for i in range(5)], timeout=30.0, rng=FixedRng(0.0)
+            [replace(hang, name=f"hang-{i}") for i in range(5)],
+            rng=FixedRng(0.0),
+            settings=Settings(default_timeout=30.0),
         )
         engine.start()
         await wait_until(lambda: engine.in_flight == 5)
@@ -791,12 +808,17 @@ async def test_a_big_farms_first_round_is_spread_over_more_time() -> None:
     endpoints = [e for i in range(2000) for e in parse_spec(f"b{i}=127.0.0.1:{1 + i}")]
     never: asyncio.Event = asyncio.Event()
 
-    async def hang(endpoint: Endpoint, timeout: float) -> ProbeResult:
+    async def hang(endpoint: Endpoint, timeout: float, held: HeldConnection | None) -> ProbeResult:
         await never.wait()
         raise AssertionError("unreachable")
 
-    engine = Engine(endpoints, interval=5.0, probe_function=hang, rng=random.Random(1))
-    start = engine.clock()
+    engine = Engine(
+        endpoints,
+        probe_function=hang,
+        rng=random.Random(1),
+        settings=Settings(default_interval=5.0),
+    )
+    start = engine.now()
     engine.start()
     try:
         offsets = [w.next_due - start for w in engine.watches.values()]
@@ -804,3 +826,56 @@ async def test_a_big_farms_first_round_is_spread_over_more_time() -> None:
         assert max(offsets) <= min(5.0, 2000 / FIRST_ROUND_RATE) + 1.0  # + start-up time
     finally:
         await engine.stop(grace=0.1)
+
+
+# --- the clock drives the sleeps; listeners come and go -------------------------------------
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_manual_clock_drives_the_schedule_without_real_waiting() -> None:
+    clock = ManualClock()
+    engine, probe, recorder = make_engine(
+        [ep("a=h:1")], interval=3600.0, clock=clock, first_round_spread=0.0
+    )
+    began = time.monotonic()
+    async with running(engine):
+        await wait_until(lambda: probe.count("a") == 1)
+        await settle()
+        assert probe.count("a") == 1  # the next check is an hour away on the engine's clock
+        clock.advance(3599.0)
+        await settle()
+        assert probe.count("a") == 1
+        clock.advance(1.0)
+        await wait_until(lambda: probe.count("a") == 2)
+        for _ in range(5):
+            clock.advance(3600.0)
+            await settle()
+        await wait_until(lambda: probe.count("a") == 7)
+    assert time.monotonic() - began < PATIENCE  # seven hours of schedule, not seven hours
+    assert recorder.scheduled["a"] == [3600.0] * 6
+
+
+async def test_listeners_subscribe_and_unsubscribe_and_a_failing_one_harms_no_other() -> None:
+    clock = ManualClock()
+    engine, probe, first = make_engine(
+        [ep("a=h:1")], interval=10.0, clock=clock, first_round_spread=0.0
+    )
+    second: list[EngineEvent] = []
+
+    def broken(event: EngineEvent) -> None:
+        raise RuntimeError("a consumer with a bug")
+
+    engine.subscribe(broken)
+    engine.subscribe(second.append)
+    async with running(engine):
+        await wait_until(lambda: len(first.finished("a")) == 1)
+        assert [type(e) for e in second] == [CheckStarted, CheckFinished]
+        engine.unsubscribe(second.append)
+        clock.advance(10.0)
+        await wait_until(lambda: len(first.finished("a")) == 2)
+    assert len(second) == 2  # nothing after it unsubscribed
+    assert probe.count("a") == 2  # the broken listener stopped no check

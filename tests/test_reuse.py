@@ -18,6 +18,7 @@ from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, State
 from bidi_tui.probe import HeldConnection, probe
+from bidi_tui.settings import Settings
 
 
 @dataclass
@@ -131,10 +132,8 @@ async def test_engine_in_reuse_mode_holds_one_connection_per_endpoint() -> None:
     async with status_farm() as farm:
         engine = Engine(
             [farm.endpoint],
-            interval=0.05,
-            timeout=1,
             first_round_spread=0.0,
-            reuse_connections=True,
+            settings=Settings(default_interval=0.05, default_timeout=1, reuse_connections=True),
         )
         engine.start()
         for _ in range(200):

@@ -37,6 +37,7 @@ from bidi_tui.demo import DemoFarm, Kind
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, State
+from bidi_tui.settings import Settings
 
 HEALTHY = 250
 COPIES_OF_THE_MISBEHAVING = 3  # of each non-healthy demo kind
@@ -179,11 +180,10 @@ async def test_tens_of_thousands_of_checks_leave_resources_flat(
             baseline = measure(0)
             engine = Engine(
                 endpoints,
-                interval=INTERVAL,
-                timeout=TIMEOUT,
                 concurrency=CONCURRENCY,
                 max_backoff=MAX_BACKOFF,
                 first_round_spread=INTERVAL,
+                settings=Settings(default_interval=INTERVAL, default_timeout=TIMEOUT),
             )
             started = time.monotonic()
             engine.start()

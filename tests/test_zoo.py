@@ -28,6 +28,7 @@ from bidi_tui.checks import check_all
 from bidi_tui.demo import DemoFarm
 from bidi_tui.engine import CheckFinished, CheckStarted, Engine, EngineEvent
 from bidi_tui.model import ErrorKind, ProbeResult, State
+from bidi_tui.settings import Settings
 from tests.zoo import (
     ANNOUNCED_FRAME_BYTES,
     DEADLINE_MARGIN,
@@ -234,10 +235,9 @@ async def test_healthy_endpoints_stay_on_schedule_beside_the_zoo() -> None:
             healthy = farm.endpoints
             engine = Engine(
                 [*healthy, *(member.endpoint for member in members)],
-                interval=FARM_INTERVAL,
-                timeout=FARM_TIMEOUT,
                 jitter=FARM_JITTER,
-                listener=listener,
+                listeners=[listener],
+                settings=Settings(default_interval=FARM_INTERVAL, default_timeout=FARM_TIMEOUT),
             )
             began = time.monotonic()
             engine.start()
@@ -292,7 +292,7 @@ async def test_check_all_on_zoo_and_healthy_takes_about_one_deadline() -> None:
         async with open_zoo() as members, DemoFarm.start_healthy(HEALTHY) as farm:
             endpoints = [*(member.endpoint for member in members), *farm.endpoints]
             started = time.perf_counter()
-            results = await check_all(endpoints, timeout=DEADLINE)
+            results = await check_all(endpoints, settings=Settings(cli_timeout=DEADLINE))
             wall = time.perf_counter() - started
     REPORT["check_all"] = {"endpoints": len(endpoints), "wall_s": round(wall, 3)}
     assert wall < DEADLINE + 1.5
