@@ -25,7 +25,12 @@ from bidi_tui.config import Config, ConfigEditor, ConfigError, save_config
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import CheckFinished, Engine, EngineEvent
 from bidi_tui.model import State
-from bidi_tui.rows import (
+from bidi_tui.screens.confirm import ConfirmScreen
+from bidi_tui.screens.detail import STATE_STYLE, DetailScreen
+from bidi_tui.screens.endpoint_dialog import EndpointDialog
+from bidi_tui.screens.help import HelpScreen
+from bidi_tui.settings import Settings
+from bidi_tui.view.rows import (
     COLUMN_LABELS,
     STATE_TEXT,
     RowCells,
@@ -40,11 +45,6 @@ from bidi_tui.rows import (
     sort_value,
     verdict_state,
 )
-from bidi_tui.screens.confirm import ConfirmScreen
-from bidi_tui.screens.detail import STATE_STYLE, DetailScreen
-from bidi_tui.screens.endpoint_dialog import EndpointDialog
-from bidi_tui.screens.help import HelpScreen
-from bidi_tui.settings import Settings
 
 TIMER_SECONDS = 0.2  # how often the refresh timer wakes
 TICK_SECONDS = 1.0  # ages tick once a second

@@ -527,7 +527,7 @@ def test_core_modules_import_no_textual() -> None:
     code = (
         "import sys\n"
         "import bidi_tui.endpoints, bidi_tui.probe, bidi_tui.checks, bidi_tui.config\n"
-        "import bidi_tui.engine, bidi_tui.rows, bidi_tui.demo, bidi_tui.cli\n"
+        "import bidi_tui.engine, bidi_tui.view.rows, bidi_tui.demo, bidi_tui.cli\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "assert not loaded, loaded\n"
         "import bidi_tui.app\n"  # the control: the dashboard does load it

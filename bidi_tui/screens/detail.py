@@ -18,13 +18,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from bidi_tui.engine import Engine, Watch
-from bidi_tui.rows import (
+from bidi_tui.view.rows import (
     STATE_TEXT,
     format_duration,
     format_latency,
     row_state,
 )
-from bidi_tui.rows import RowState as RS
+from bidi_tui.view.rows import RowState as RS
 
 STATE_STYLE = {
     RS.READY: "bold green",

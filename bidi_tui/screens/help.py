@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from bidi_tui.rows import STATE_TEXT, RowState
+from bidi_tui.view.rows import STATE_TEXT, RowState
 
 STATE_MEANINGS = {
     RowState.READY: "session.status said ready: a new session can start",

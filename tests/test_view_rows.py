@@ -9,7 +9,7 @@ import pytest
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Activity, HistoryEntry, Watch
 from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
-from bidi_tui.rows import (
+from bidi_tui.view.rows import (
     CELL_PADDING,
     COLUMN_LABELS,
     FIXED_WIDTHS,
@@ -523,7 +523,7 @@ def test_an_insecure_endpoint_says_so_in_its_url_cell() -> None:
 
     from bidi_tui.endpoints import parse_spec
     from bidi_tui.engine import Watch
-    from bidi_tui.rows import row_cells
+    from bidi_tui.view.rows import row_cells
 
     [secure] = parse_spec("wss://h:1/session")
     [insecure] = parse_spec("wss://h:1/session", insecure=True)
