@@ -5,7 +5,7 @@
     python bench/dashboard_load.py --profile FILE  # also cProfile the dashboard run
 
 The demo farm (``python -m bidi_tui.demo --healthy N``) runs in its own process. The
-dashboard, ``bidi_tui.app.BidiTuiApp(config, endpoints, interval=5, timeout=5)``, runs in
+dashboard, ``bidi_tui.ui.app.BidiTuiApp(config, endpoints, interval=5, timeout=5)``, runs in
 a worker process under ``App.run_test(size=(120, 40))`` (headless), so everything the
 worker spends is the dashboard's. Headless Textual skips turning screen updates into
 terminal escape codes; the worker does that work anyway (``CompositorUpdate.
@@ -192,9 +192,9 @@ async def run_dashboard(
     from textual import events
     from textual.screen import Screen
 
-    from bidi_tui.app import BidiTuiApp
     from bidi_tui.config import Config
     from bidi_tui.engine import FIRST_ROUND_SPREAD
+    from bidi_tui.ui.app import BidiTuiApp
 
     endpoints = _load_endpoints(specs_path)
     engine = Engine(

@@ -105,8 +105,8 @@ def first_paint_worker(config_path: Path, profile: bool = False) -> None:
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
-    from bidi_tui.app import BidiTuiApp
     from bidi_tui.config import load_config
+    from bidi_tui.ui.app import BidiTuiApp
 
     marks["imported"] = time.monotonic()
     config = load_config(config_path)
@@ -349,8 +349,8 @@ def main() -> None:
             f"python -X importtime -c 'import bidi_tui.cli': {cli_total * 1000:.0f} ms; "
             f"Textual imported: {'YES' if cli_textual else 'no'}"
         )
-        app_total, _, _ = import_profile(["-c", "import bidi_tui.app"])
-        report.say(f"python -X importtime -c 'import bidi_tui.app': {app_total * 1000:.0f} ms")
+        app_total, _, _ = import_profile(["-c", "import bidi_tui.ui.app"])
+        report.say(f"python -X importtime -c 'import bidi_tui.ui.app': {app_total * 1000:.0f} ms")
 
         report.note(f"  first paint with {args.endpoints} endpoints")
         with farm.demo_server(args.endpoints) as server:
@@ -371,7 +371,7 @@ def main() -> None:
             ["phase (headless worker)", "median ms"],
             [
                 phase("spawn to interpreter running this script", None, "worker_started"),
-                phase("import bidi_tui.app (Textual)", "worker_started", "imported"),
+                phase("import bidi_tui.ui.app (Textual)", "worker_started", "imported"),
                 phase(f"load_config ({args.endpoints} [[endpoints]])", "imported", "config_loaded"),
                 phase("BidiTuiApp(config)", "config_loaded", "app_built"),
                 phase("run_test: start, mount (rows added) to first paint", "app_built", "painted"),

@@ -6,22 +6,20 @@ The one-shot path imports no Textual, so it starts fast over SSH and in monitori
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
 from bidi_tui import __version__
 from bidi_tui.config import (
-    MAX_TIMEOUT,
-    MIN_INTERVAL,
     Config,
     ConfigError,
     default_config_path,
@@ -35,18 +33,15 @@ from bidi_tui.endpoints import (
     parse_spec,
 )
 from bidi_tui.model import ProbeResult, State
-from bidi_tui.settings import Settings
+from bidi_tui.settings import SettingError, Settings, checked_interval, checked_timeout
+from bidi_tui.untrusted import one_line, strict_json_dumps
+from bidi_tui.view.columns import COLUMN_BY_KEY
+from bidi_tui.view.rows import result_view
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
 EXIT_ERROR = 2
 EXIT_USAGE = 3
-
-STATE_LABELS = {
-    State.READY: ("● READY", "green"),
-    State.NOT_READY: ("◐ NOT READY", "yellow"),
-    State.ERROR: ("✖ ERROR", "red"),
-}
 
 
 class UsageProblem(Exception):
@@ -92,56 +87,75 @@ def load_endpoints(
 
 
 def _timeout_option(value: float | None) -> float | None:
-    if value is not None and not 0 < value <= MAX_TIMEOUT:
-        fail_usage(f"--timeout must be between 0 and {MAX_TIMEOUT:g} seconds, got {value:g}")
-    return value
+    try:
+        return None if value is None else checked_timeout(value, "--timeout")
+    except SettingError as exc:
+        fail_usage(str(exc))
+
+
+def _interval_option(value: float | None) -> float | None:
+    try:
+        return None if value is None else checked_interval(value, "--interval")
+    except SettingError as exc:
+        fail_usage(str(exc))
 
 
 # --- output -------------------------------------------------------------------------------
 
-
-def _latency_text(result: ProbeResult) -> str:
-    if result.latency_ms is None:
-        return "-"
-    if result.latency_ms < 10:
-        return f"{result.latency_ms:.1f} ms"
-    return f"{result.latency_ms:.0f} ms"
+CLI_COLUMNS = ("state", "name", "url", "latency", "message")
 
 
-def format_table(results: Sequence[ProbeResult], wall_seconds: float) -> list[str]:
-    """Human-readable lines: a row per endpoint, a hint line under errors, a summary."""
-    rows = []
-    for result in results:
-        label, _ = STATE_LABELS[result.state]
-        if result.error is not None:
-            text = f"{result.error.kind.value}: {result.error.detail}"
-        else:
-            text = result.message or ""
-        rows.append(
-            (label, result.endpoint.name, result.endpoint.display_url, _latency_text(result), text)
-        )
-    headers = ("STATE", "NAME", "URL", "LATENCY", "MESSAGE")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers[:-1])]
+def format_table(results: Sequence[ProbeResult], wall_seconds: float) -> list[Text]:
+    """Lines for a terminal: a row per endpoint, a hint line under errors, a summary.
 
-    def line(cells: Sequence[str], colour: str | None = None) -> str:
-        parts = [cells[i].ljust(widths[i]) for i in range(len(widths))]
-        if colour is not None:
-            parts[0] = click.style(parts[0], fg=colour, bold=True)
-        return "  ".join([*parts, cells[-1]]).rstrip()
+    Every text an endpoint sent is made safe (one line, bounded) by the view layer; the
+    lines are Rich ``Text`` built from plain strings, never markup.
+    """
+    from rich.text import Text  # here: `check --help` and usage errors need no Rich
 
-    lines = [click.style(line(headers), bold=True)]
+    views = [result_view(result) for result in results]
+    columns = [COLUMN_BY_KEY[key] for key in CLI_COLUMNS]
+    widths = [
+        max(len(column.label), *(len(column.text(view)) for view in views))
+        for column in columns[:-1]
+    ]
+    header = Text("  ".join(c.label.ljust(w) for c, w in zip(columns, widths, strict=False)))
+    header.append("  " + columns[-1].label)
+    header.stylize("bold")
+    lines = [header]
     indent = " " * (sum(widths) + 2 * len(widths))
-    for result, row in zip(results, rows, strict=True):
-        lines.append(line(row, STATE_LABELS[result.state][1]))
+    for result, view in zip(results, views, strict=True):
+        line = Text()
+        for column, width in zip(columns, widths, strict=False):
+            text = column.text(view)
+            line.append(
+                text.rjust(width) if column.right else text.ljust(width), column.style(view)
+            )
+            line.append("  ")
+        last = columns[-1]
+        line.append(last.text(view), last.style(view))
+        line.rstrip()
+        lines.append(line)
         if result.error is not None and result.error.hint:
-            lines.append(click.style(f"{indent}hint: {result.error.hint}", dim=True))
+            lines.append(Text(f"{indent}hint: {one_line(result.error.hint)}", style="dim"))
     counts = {state: sum(1 for r in results if r.state is state) for state in State}
     lines.append(
-        f"{len(results)} endpoint{'s' if len(results) != 1 else ''}: "
-        f"{counts[State.READY]} ready, {counts[State.NOT_READY]} not ready, "
-        f"{counts[State.ERROR]} error, in {wall_seconds:.2f} s"
+        Text(
+            f"{len(results)} endpoint{'s' if len(results) != 1 else ''}: "
+            f"{counts[State.READY]} ready, {counts[State.NOT_READY]} not ready, "
+            f"{counts[State.ERROR]} error, in {wall_seconds:.2f} s"
+        )
     )
     return lines
+
+
+def print_lines(lines: Sequence[Text]) -> None:
+    """Print to stdout with colour where the terminal has it (NO_COLOR honoured)."""
+    from rich.console import Console
+
+    console = Console(highlight=False, markup=False, emoji=False, soft_wrap=True)
+    for line in lines:
+        console.print(line)
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -258,11 +272,9 @@ def check(
     results = asyncio.run(check_all(selected, settings=settings, concurrency=concurrency))
     wall = time.perf_counter() - started
     if as_json:
-        click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+        click.echo(strict_json_dumps([r.to_json() for r in results], indent=2))
     else:
-        color = False if os.environ.get("NO_COLOR") else None
-        for text in format_table(results, wall):
-            click.echo(text, color=color)
+        print_lines(format_table(results, wall))
     sys.exit(exit_code(results))
 
 
@@ -296,23 +308,27 @@ def watch(
 
     ENDPOINTs given here are watched for this run and saved only if you press `w`.
     """
-    timeout = _timeout_option(timeout)
-    if interval is not None and not MIN_INTERVAL <= interval < math.inf:
-        fail_usage(f"--interval must be at least {MIN_INTERVAL:g} seconds, got {interval:g}")
+    settings = Settings(
+        cli_interval=_interval_option(interval), cli_timeout=_timeout_option(timeout)
+    )
     config, selected = load_endpoints(
         endpoints, config_path, use_default_config=True, missing_ok=True
     )
     assert config is not None
-    from bidi_tui.app import run_dashboard
+    settings = replace(
+        settings,
+        default_interval=config.defaults.interval,
+        default_timeout=config.defaults.timeout,
+        reuse_connections=reuse_connections or config.defaults.reuse_connections,
+    )
+    from bidi_tui.ui.app import run_dashboard
 
     return run_dashboard(
         config=config,
         extra_endpoints=selected[len(config.endpoints) :],
-        interval=interval,
-        timeout=timeout,
+        settings=settings,
         demo=demo,
         bell=bell,
-        reuse_connections=reuse_connections,
     )
 
 

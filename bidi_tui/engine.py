@@ -102,10 +102,13 @@ class Watch:
         return self.activity is Activity.PAUSED
 
     def is_stale(self, now: float) -> bool:
-        """No finished check for more than two intervals while not paused."""
+        """No finished check for more than two intervals, and an interval past the next
+        one's due time (so backing off after errors is not a stall), while not paused."""
         if self.paused or self.last_finished_at is None:
             return False
-        return now - self.last_finished_at > 2 * self.interval
+        return now - self.last_finished_at > 2 * self.interval and (
+            now - self.next_due > self.interval
+        )
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bidi_tui.app import BidiTuiApp
 from bidi_tui.checks import check_all
 from bidi_tui.config import Config
 from bidi_tui.demo import DemoFarm
 from bidi_tui.engine import Engine
+from bidi_tui.model import ProbeResult
 from bidi_tui.settings import Settings
+from bidi_tui.ui.app import BidiTuiApp
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
@@ -40,28 +41,33 @@ VIEWS: list[tuple[str, list[str], tuple[int, int]]] = [
 ]
 
 
-async def pinned_engine(farm: DemoFarm) -> Engine:
-    """An engine holding ROUNDS real checks per endpoint, 5 s apart on a frozen clock."""
-    engine = Engine(farm.endpoints, settings=Settings(default_interval=5, default_timeout=0.5))
+async def pinned_rounds(farm: DemoFarm) -> list[list[ProbeResult]]:
+    """ROUNDS real checks of every endpoint, dated 5 s apart up to the frozen clock."""
+    rounds = []
     for round_index in range(ROUNDS):
         at = FROZEN_NOW - timedelta(seconds=5 * (ROUNDS - 1 - round_index))
-        results = await check_all(farm.endpoints, timeout=0.5)
-        for result in results:
-            engine.record_result(result.endpoint.name, replace(result, checked_at=at))
-    return engine
+        results = await check_all(farm.endpoints, settings=Settings(cli_timeout=0.5))
+        rounds.append([replace(result, checked_at=at) for result in results])
+    return rounds
 
 
-async def shoot(name: str, keys: list[str], size: tuple[int, int], engine: Engine) -> None:
+async def shoot(
+    name: str,
+    keys: list[str],
+    size: tuple[int, int],
+    farm: DemoFarm,
+    rounds: list[list[ProbeResult]],
+) -> None:
     config = Config(path=Path("~/.config/bidi-tui/endpoints.toml"))
+    engine = Engine(settings=Settings(default_interval=5, default_timeout=0.5))
     app = BidiTuiApp(
-        config,
-        [w.endpoint for w in engine.watches.values()],
-        engine=engine,
-        start_engine=False,
-        now=lambda: FROZEN_NOW,
+        config, farm.endpoints, engine=engine, start_engine=False, now=lambda: FROZEN_NOW
     )
+    for results in rounds:
+        for result in results:
+            engine.record_result(result.endpoint.name, result)
     async with app.run_test(size=size) as pilot:
-        app._apply_engine_updates()
+        app.apply_updates()
         await pilot.pause()
         if keys:
             await pilot.press(*keys)
@@ -79,7 +85,7 @@ async def main() -> None:
         farm.set_busy("firefox-4", True)  # as if a test run held a session there
         farm.set_busy("chrome-4", True)
         for name, keys, size in VIEWS:
-            await shoot(name, keys, size, await pinned_engine(farm))
+            await shoot(name, keys, size, farm, await pinned_rounds(farm))
 
 
 if __name__ == "__main__":

@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from textual.coordinate import Coordinate
 from textual.widgets import Static
 
-from bidi_tui.app import BidiTuiApp
 from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, Phase, PhaseTimings, ProbeError, ProbeResult, State
 from bidi_tui.probe import HeldConnection
 from bidi_tui.settings import Settings
+from bidi_tui.ui.app import BidiTuiApp
 
 FROZEN_NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 
@@ -161,9 +160,7 @@ def make_app(
         verdicts.calls.append(endpoint.name)
         return verdicts.result(endpoint, FROZEN_NOW)
 
-    endpoints = [*config.endpoints, *(extra or [])]
     engine = Engine(
-        endpoints,
         probe_function=fake_probe,
         jitter=0.0,
         first_round_spread=0.0,
@@ -195,13 +192,12 @@ def pin_history(app: BidiTuiApp, verdicts: Verdicts, rounds: int = 12) -> None:
 
 
 def cells(app: BidiTuiApp) -> Iterator[tuple[str, dict[str, str]]]:
-    """(row key, {column key: plain text}) for every row in display order."""
+    """(endpoint name, {column key: its text}) for every row in display order, for the
+    columns the table shows now."""
     table = app.table
-    keys = [str(column.key.value) for column in table.ordered_columns]
-    for index in range(table.row_count):
-        row_key = table.coordinate_to_cell_key(Coordinate(index, 0)).row_key
-        values = [str(c) for c in table.get_row_at(index)]
-        yield str(row_key.value), dict(zip(keys, values, strict=True))
+    for name in table.names:
+        view = table.row_view(name)
+        yield name, {column.key: column.text(view) for column, _ in table.layout_spec.columns}
 
 
 def row_texts(app: BidiTuiApp) -> dict[str, dict[str, str]]:
@@ -217,3 +213,9 @@ def plain(widget: Static) -> str:
 
 def names(app: BidiTuiApp) -> list[str]:
     return [name for name, _ in cells(app)]
+
+
+def table_lines(app: BidiTuiApp) -> list[str]:
+    """The endpoint table's lines as they are on screen now (header first)."""
+    table = app.table
+    return [table.render_line(y).text.rstrip() for y in range(table.size.height)]

@@ -47,20 +47,20 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
-from bidi_tui import app as app_module
 from bidi_tui import checks
 from bidi_tui import config as config_module
-from bidi_tui.app import BidiTuiApp
 from bidi_tui.cli import main
 from bidi_tui.config import ConfigError, load_config, parse_entry, save_config
 from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
 from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, ProbeResult, State
 from bidi_tui.probe import probe
-from bidi_tui.screens.confirm import ConfirmScreen
-from bidi_tui.screens.detail import DetailScreen
-from bidi_tui.screens.endpoint_dialog import DialogError, EndpointDialog, build_endpoints
 from bidi_tui.settings import Settings
+from bidi_tui.ui import app as app_module
+from bidi_tui.ui.app import BidiTuiApp
+from bidi_tui.ui.screens.confirm import ConfirmScreen
+from bidi_tui.ui.screens.detail import DetailScreen
+from bidi_tui.ui.screens.endpoint_dialog import DialogError, EndpointDialog, build_endpoints
 from tests.bidi_servers import Served, status_server
 from tests.scenes import Verdicts, make_app, row_texts, write_config
 
@@ -517,7 +517,7 @@ async def settle(pilot: Any, app: BidiTuiApp) -> None:
         await pilot.pause(0.02)
         if all(w.last is not None for w in app.engine.watches.values() if not w.paused):
             break
-    app._apply_engine_updates()
+    app.apply_updates()
     await pilot.pause()
 
 
@@ -545,7 +545,7 @@ async def test_the_dashboard_never_shows_a_password_or_header(config_home: Path)
         assert row_texts(app)["grid"]["url"] == f"ws://user:{MASK}@127.0.0.1:4444/session"
 
         for name in ("grid", "tok"):  # the detail view of each
-            app.table.move_cursor(row=app.table.get_row_index(name))
+            app.table.select(name)
             await pilot.press("enter")
             await pilot.pause()
             assert isinstance(app.screen, DetailScreen)
@@ -554,7 +554,7 @@ async def test_the_dashboard_never_shows_a_password_or_header(config_home: Path)
             await pilot.pause()
         assert "Authorization: ***" in dict(seen)["detail of tok"]
 
-        app.table.move_cursor(row=app.table.get_row_index("grid"))
+        app.table.select("grid")
         await pilot.press("e")  # the edit dialog shows the URL masked
         await pilot.pause()
         assert isinstance(app.screen, EndpointDialog)
@@ -576,6 +576,7 @@ async def test_the_dashboard_never_shows_a_password_or_header(config_home: Path)
 
         path.write_text(SECRET_CONFIG + "# edited elsewhere\n")  # a save error, notified
         await pilot.press("w")
+        await app.workers.wait_for_complete()
         await pilot.pause()
         assert any("changed on disk" in n for n in notifications(app))
         look("save error")
@@ -798,6 +799,7 @@ async def press_save(pilot: Any, app: BidiTuiApp) -> str:
     """Press w; the newest notification's text."""
     count = len(app._notifications)
     await pilot.press("w")
+    await app.workers.wait_for_complete()
     await pilot.pause()
     assert len(app._notifications) > count, "w gave no notification"
     latest = list(app._notifications)[-1]

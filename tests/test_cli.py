@@ -530,7 +530,7 @@ def test_core_modules_import_no_textual() -> None:
         "import bidi_tui.engine, bidi_tui.view.rows, bidi_tui.demo, bidi_tui.cli\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "assert not loaded, loaded\n"
-        "import bidi_tui.app\n"  # the control: the dashboard does load it
+        "import bidi_tui.ui.app\n"  # the control: the dashboard does load it
         "assert 'textual' in sys.modules\n"
     )
     done = run_command(PYTHON, "-c", code)

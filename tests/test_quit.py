@@ -31,11 +31,12 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from bidi_tui.app import BidiTuiApp
 from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint, parse_spec
-from bidi_tui.screens.confirm import ConfirmScreen
-from bidi_tui.screens.detail import DetailScreen
+from bidi_tui.settings import Settings
+from bidi_tui.ui.app import BidiTuiApp
+from bidi_tui.ui.screens.confirm import ConfirmScreen
+from bidi_tui.ui.screens.detail import DetailScreen
 
 QUIT_LIMIT = 1.0  # seconds from the key or signal until the process is gone
 STARTUP_LIMIT = 30.0  # seconds for the dashboard to show up on a busy machine
@@ -325,7 +326,12 @@ def test_quitting_the_demo_is_prompt(tmp_path: Path) -> None:
 
 def make_app(tmp_path: Path, endpoints: list[Endpoint], *, start_engine: bool = True) -> BidiTuiApp:
     config = load_config(tmp_path / "none.toml", missing_ok=True)
-    return BidiTuiApp(config, endpoints, timeout=60, interval=1, start_engine=start_engine)
+    return BidiTuiApp(
+        config,
+        endpoints,
+        settings=Settings(cli_timeout=60, cli_interval=1),
+        start_engine=start_engine,
+    )
 
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10) -> None:
@@ -366,7 +372,7 @@ async def test_ctrl_c_quits_like_q_and_asks_about_unsaved_edits(tmp_path: Path) 
         await pilot.press("escape")
         await pilot.pause()
         assert app.is_running
-        app.table.move_cursor(row=0)
+        app.table.select(app.table.names[0])
         await pilot.press("enter")  # from the detail view too
         await pilot.pause()
         assert isinstance(app.screen, DetailScreen)

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from bidi_tui.app import BidiTuiApp
 from bidi_tui.config import load_config
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Activity
 from bidi_tui.model import ErrorKind, Phase, ProbeResult, State
 from bidi_tui.probe import HeldConnection, probe
+from bidi_tui.ui.app import BidiTuiApp
 from tests.browsers import RunningBrowser, chromedriver_capabilities, http_json
 
 pytestmark = pytest.mark.browser
@@ -215,7 +215,7 @@ async def test_dashboard_turns_firefox_not_ready_after_recheck(
             watch = app.engine.watch("ff")
             if watch.last is not None and watch.activity is Activity.WAITING:
                 break
-        app._apply_engine_updates()
+        app.apply_updates()
         await pilot.pause()
         return str(app.table.get_cell("ff", "state"))
 

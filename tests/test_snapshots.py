@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from bidi_tui.app import BidiTuiApp
+from bidi_tui.ui.app import BidiTuiApp
 from tests.scenes import make_app, pin_history, scene_verdicts, write_config
 
 SnapCompare = Callable[..., bool]
@@ -34,7 +34,8 @@ def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> BidiTui
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     # A fixed path: the empty-state text and the sub-title show it.
     monkeypatch.setattr(
-        "bidi_tui.app.BidiTuiApp._sub_title", lambda self: "~/.config/bidi-tui/endpoints.toml"
+        "bidi_tui.ui.app.BidiTuiApp._update_title",
+        lambda self: setattr(self, "sub_title", "~/.config/bidi-tui/endpoints.toml"),
     )
     verdicts = scene_verdicts()
     app = make_app(write_config(tmp_path), verdicts, start_engine=False)
@@ -45,7 +46,7 @@ def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> BidiTui
 async def _settle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, BidiTuiApp)
-    app._apply_engine_updates()
+    app.apply_updates()
     await pilot.pause()
 
 

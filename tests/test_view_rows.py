@@ -9,33 +9,55 @@ import pytest
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Activity, HistoryEntry, Watch
 from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
-from bidi_tui.view.rows import (
-    CELL_PADDING,
-    COLUMN_LABELS,
-    FIXED_WIDTHS,
+from bidi_tui.view.columns import (
+    COLUMN_BY_KEY,
+    COLUMNS,
+    GAP,
+    MARGIN,
     MAX_NAME_WIDTH,
     MAX_URL_WIDTH,
+    MESSAGE_FLOOR,
     MIN_MESSAGE_WIDTH,
+    MIN_NAME_WIDTH,
     NARROW_MESSAGE_WIDTH,
-    OPTIONAL_COLUMNS,
+    fit_columns,
+)
+from bidi_tui.view.filtering import (
     SORT_CYCLE,
-    SPARK_CHARS,
-    SPARK_WIDTH,
-    STATE_TEXT,
     RowFilter,
-    RowState,
     SortKey,
-    column_layout,
-    format_duration,
-    format_latency,
     next_sort,
     parse_filter,
-    row_cells,
-    row_state,
     sort_value,
-    sparkline,
     verdict_state,
 )
+from bidi_tui.view.formats import (
+    SPARK_CHARS,
+    SPARK_WIDTH,
+    format_duration,
+    format_latency,
+    sparkline,
+)
+from bidi_tui.view.rows import RowView, row_view
+from bidi_tui.view.states import LOOKS, RowState, row_state
+
+STATE_TEXT = {state: look.label for state, look in LOOKS.items()}
+COLUMN_LABELS = {column.key: column.label for column in COLUMNS}
+FIXED_WIDTHS = {column.key: column.width for column in COLUMNS if column.width}
+OPTIONAL_COLUMNS = tuple(
+    column.key
+    for column in sorted((c for c in COLUMNS if c.drop_order), key=lambda c: c.drop_order)
+)
+
+
+def column_layout(total: int, longest_name: int, longest_url: int) -> dict[str, int]:
+    layout = fit_columns(total, longest_name, longest_url)
+    return {column.key: width for column, width in layout.columns}
+
+
+def row_cells(w: Watch, now_wall: datetime, now_clock: float) -> RowView:
+    return row_view(w, now_wall, now_clock)
+
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -90,6 +112,7 @@ def watch(
         w.last = result(ep, state, **result_options)  # type: ignore[arg-type]
         w.state_since = w.last.checked_at
         w.last_finished_at = 100.0
+        w.next_due = 100.0 + interval  # as the engine schedules the next check
     return w
 
 
@@ -132,12 +155,12 @@ def test_format_duration(seconds: float, text: str) -> None:
     ("latency", "text"),
     [
         (None, "-"),
-        (0.0, "0.0ms"),
-        (3.456, "3.5ms"),
-        (10.0, "10ms"),
-        (42.4, "42ms"),
-        (9999.0, "9999ms"),
-        (12_345.0, "12.3s"),
+        (0.0, "0.0 ms"),
+        (3.456, "3.5 ms"),
+        (10.0, "10 ms"),
+        (42.4, "42 ms"),
+        (9999.0, "9999 ms"),
+        (12_345.0, "12.3 s"),
     ],
 )
 def test_format_latency(latency: float | None, text: str) -> None:
@@ -201,13 +224,13 @@ def test_row_cells_texts() -> None:
     w.state_since = T0 - timedelta(minutes=2, seconds=5)
     w.history.append(entry(State.ERROR, None))
     cells = row_cells(w, now_wall=T0 + timedelta(seconds=4), now_clock=101.0)
-    assert cells.state == STATE_TEXT[RowState.ERROR]
+    assert cells.state is RowState.ERROR
     assert cells.name == "ff"
     assert cells.url == "ws://user:***@127.0.0.1:9222/session"
     assert "hunter2" not in repr(cells)
     assert cells.message == "refused: connection refused"
     assert cells.latency == "-"
-    assert cells.age == "4s ago"
+    assert cells.age == "4s"
     assert cells.since == "2m09s"
     assert cells.trend.endswith("✖")
 
@@ -216,13 +239,13 @@ def test_row_cells_mark_stale_rows_and_pending_ones() -> None:
     w = watch("a:1", State.READY, latency_ms=3.0, interval=5.0)
     w.last_finished_at = 100.0
     fresh = row_cells(w, now_wall=T0 + timedelta(seconds=9), now_clock=110.0)
-    assert fresh.age == "9s ago"
+    assert fresh.age == "9s"
     stale = row_cells(w, now_wall=T0 + timedelta(seconds=11), now_clock=110.5)
-    assert stale.age == "⚠ 11s ago"
-    assert stale.latency == "3.0ms"
+    assert stale.age == "⚠ 11s"
+    assert stale.latency == "3.0 ms"
 
     pending = row_cells(watch("b:2"), now_wall=T0, now_clock=0.0)
-    assert pending.state == STATE_TEXT[RowState.PENDING]
+    assert pending.state is RowState.PENDING
     assert (pending.age, pending.since, pending.latency, pending.message) == ("-", "-", "-", "")
 
 
@@ -235,13 +258,15 @@ def test_row_cells_clip_long_texts_to_one_line() -> None:
     assert cells.message.endswith("…")
     long_url = watch("ws://127.0.0.1:9222/" + "p" * 100)
     url = row_cells(long_url, now_wall=T0, now_clock=0.0).url
-    assert len(url) == MAX_URL_WIDTH
-    assert url.endswith("…")
+    shown = COLUMN_BY_KEY["url"].cut(url, column_layout(300, 10, len(url))["url"])
+    assert len(shown) == MAX_URL_WIDTH
+    assert shown.endswith("…")
 
 
 def test_stale_needs_two_intervals_and_is_never_set_while_paused() -> None:
     w = watch("a:1", State.READY, interval=5.0)
     w.last_finished_at = 100.0
+    w.next_due = 105.0
     assert not w.is_stale(110.0)
     assert w.is_stale(110.1)
     w.activity = Activity.PAUSED
@@ -441,7 +466,7 @@ def test_sort_cycle() -> None:
 
 
 def layout_total(widths: dict[str, int]) -> int:
-    return sum(widths.values()) + CELL_PADDING * len(widths)
+    return MARGIN + sum(widths.values()) + GAP * (len(widths) - 1)
 
 
 def fits_with(columns: list[str], total: int, name: int, url: int) -> bool:
@@ -495,7 +520,7 @@ def test_column_layout(total: int, longest_name: int, longest_url: int) -> None:
     ("total", "dropped"),
     [
         (200, set()),
-        (120, {"trend", "since"}),
+        (120, {"trend"}),
         (100, {"trend", "since", "url"}),
         (80, {"trend", "since", "url"}),
     ],
@@ -508,7 +533,8 @@ def test_column_layout_at_common_widths(total: int, dropped: set[str]) -> None:
 def test_column_layout_too_narrow_keeps_the_minimum_message() -> None:
     widths = column_layout(40, longest_name=30, longest_url=60)
     assert set(widths).isdisjoint(OPTIONAL_COLUMNS)
-    assert widths["message"] == NARROW_MESSAGE_WIDTH
+    assert widths["message"] == MESSAGE_FLOOR
+    assert widths["name"] == MIN_NAME_WIDTH  # names gave way before the message did
     assert len("NAME") <= widths["name"] <= MAX_NAME_WIDTH
 
 
@@ -523,7 +549,6 @@ def test_an_insecure_endpoint_says_so_in_its_url_cell() -> None:
 
     from bidi_tui.endpoints import parse_spec
     from bidi_tui.engine import Watch
-    from bidi_tui.view.rows import row_cells
 
     [secure] = parse_spec("wss://h:1/session")
     [insecure] = parse_spec("wss://h:1/session", insecure=True)

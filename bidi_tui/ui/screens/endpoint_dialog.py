@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from typing import ClassVar
 
@@ -13,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 
-from bidi_tui.config import MAX_TIMEOUT, MIN_INTERVAL
 from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
+from bidi_tui.settings import SettingError, checked_interval, checked_timeout
 
 
 class DialogError(ValueError):
@@ -25,18 +24,18 @@ class DialogError(ValueError):
         self.field = field
 
 
-def _seconds(text: str, field: str, label: str, low: float, high: float | None) -> float | None:
+def _seconds(
+    text: str, field: str, label: str, check: Callable[[float, str], float]
+) -> float | None:
     text = text.strip()
     if not text:
         return None
     try:
-        value = float(text)
+        return check(float(text), label)
+    except SettingError as exc:
+        raise DialogError(field, str(exc)) from None
     except ValueError:
         raise DialogError(field, f"{label} must be a number of seconds, e.g. 5") from None
-    if not math.isfinite(value) or value < low or (high is not None and value > high):
-        limit = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise DialogError(field, f"{label} must be {limit} seconds")
-    return value
 
 
 def build_endpoints(
@@ -57,8 +56,8 @@ def build_endpoints(
         endpoints = parse_spec(
             spec,
             name=name.strip() or None,
-            timeout=_seconds(timeout, "timeout", "Timeout", 0.1, MAX_TIMEOUT),
-            interval=_seconds(interval, "interval", "Interval", MIN_INTERVAL, None),
+            timeout=_seconds(timeout, "timeout", "Timeout", checked_timeout),
+            interval=_seconds(interval, "interval", "Interval", checked_interval),
             tags=tuple(t.strip() for t in tags.split(",") if t.strip()),
             insecure=insecure,
             headers=original.headers if original is not None else None,

@@ -12,21 +12,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from bidi_tui.view.rows import STATE_TEXT, RowState
+from bidi_tui.view.filtering import FILTER_STATES
+from bidi_tui.view.states import LOOKS
 
-STATE_MEANINGS = {
-    RowState.READY: "session.status said ready: a new session can start",
-    RowState.NOT_READY: "it answered ready: false (e.g. 'Session already started')",
-    RowState.ERROR: "no valid answer: refused, timeout, HTTP error, not BiDi ...",
-    RowState.CHECKING: "the first check is running",
-    RowState.PENDING: "not checked yet",
-    RowState.PAUSED: "not being checked (space resumes)",
-}
-
-FILTER_HELP = """\
-Type words to keep rows whose name, URL, message or tags contain all of them.
-Add is:ready, is:not_ready, is:error, is:paused, is:pending or is:stale to keep
-rows in any of those states. Example: "ff is:error is:not_ready". Escape clears."""
+FILTER_HELP = (
+    "Type words to keep rows whose name, URL, message or tags contain all of them. "
+    "Add " + ", ".join(f"is:{state}" for state in FILTER_STATES) + " to keep rows in any of "
+    'those states. Example: "ff is:error is:not_ready". Escape closes and clears it.'
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -48,15 +41,20 @@ class HelpScreen(ModalScreen[None]):
             keys.add_column(style="bold")
             keys.add_column()
             for key, meaning in self.keys:
-                keys.add_row(key, meaning)
+                keys.add_row(Text(key), Text(meaning))
             yield Static(keys)
             yield Static("States", classes="dialog-title")
             states = Table.grid(padding=(0, 2))
             states.add_column(style="bold")
             states.add_column()
-            for state, meaning in STATE_MEANINGS.items():
-                states.add_row(STATE_TEXT[state], meaning)
-            states.add_row("⚠ (age)", "stale: no check finished for over two intervals")
+            for look in LOOKS.values():
+                states.add_row(Text(look.label, style=look.style), Text(look.meaning))
+            states.add_row(
+                Text("⚠ 2m05s"), Text("CHECKED: stale, no check finished for over two intervals")
+            )
+            states.add_row(
+                Text("retry 40s"), Text("CHECKED: backing off after errors, next check in 40 s")
+            )
             yield Static(states)
             yield Static("Filter", classes="dialog-title")
             yield Static(Text(FILTER_HELP))

@@ -18,22 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from bidi_tui.engine import Engine, Watch
-from bidi_tui.view.rows import (
-    STATE_TEXT,
-    format_duration,
-    format_latency,
-    row_state,
-)
-from bidi_tui.view.rows import RowState as RS
-
-STATE_STYLE = {
-    RS.READY: "bold green",
-    RS.NOT_READY: "bold yellow",
-    RS.ERROR: "bold red",
-    RS.CHECKING: "bold cyan",
-    RS.PENDING: "dim",
-    RS.PAUSED: "dim",
-}
+from bidi_tui.untrusted import DETAIL_LIMIT, safe_text
+from bidi_tui.view.formats import format_duration, format_latency
+from bidi_tui.view.states import LOOKS, row_state, verdict_look
 
 
 def _section(title: str) -> Text:
@@ -44,12 +31,24 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _facts(label_style: str = "bold") -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style=label_style)
+    table.add_column()
+    return table
+
+
+def _untrusted(value: object) -> Text:
+    """An endpoint's text in full, made safe, as data (a str cell would be read as markup)."""
+    return Text(safe_text(value, limit=DETAIL_LIMIT, multiline=True))
+
+
 def render_detail(watch: Watch, now: datetime) -> RenderableType:
-    """Everything known about ``watch``, as one Rich renderable."""
+    """Everything known about ``watch``, as one Rich renderable built from Text only."""
     endpoint = watch.endpoint
-    state = row_state(watch)
+    look = LOOKS[row_state(watch)]
     parts: list[RenderableType] = []
-    heading = Text.assemble((STATE_TEXT[state], STATE_STYLE[state]), "  ", (endpoint.name, "bold"))
+    heading = Text.assemble((look.label, look.style), "  ", (endpoint.name, "bold"))
     if watch.state_since is not None:
         heading.append(
             f"  since {_timestamp(watch.state_since)} "
@@ -58,58 +57,58 @@ def render_detail(watch: Watch, now: datetime) -> RenderableType:
         )
     parts.append(heading)
 
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
-    facts.add_row("URL", endpoint.display_url)
-    facts.add_row("Interval", f"{watch.interval:g} s")
-    facts.add_row("Timeout", f"{watch.timeout:g} s")
+    facts = _facts()
+    facts.add_row(Text("URL"), _untrusted(endpoint.display_url))
+    facts.add_row(Text("Interval"), Text(f"{watch.interval:g} s"))
+    facts.add_row(Text("Timeout"), Text(f"{watch.timeout:g} s"))
     if endpoint.tags:
-        facts.add_row("Tags", ", ".join(endpoint.tags))
+        facts.add_row(Text("Tags"), _untrusted(", ".join(endpoint.tags)))
     if endpoint.headers:
-        facts.add_row("Headers", ", ".join(f"{name}: ***" for name in endpoint.headers))
+        facts.add_row(Text("Headers"), _untrusted(", ".join(f"{n}: ***" for n in endpoint.headers)))
     if endpoint.insecure:
-        facts.add_row("TLS", "certificate checks OFF (insecure)")
-    facts.add_row("Checks", str(watch.checks))
+        facts.add_row(Text("TLS"), Text("certificate checks OFF (insecure)"))
+    facts.add_row(Text("Checks"), Text(str(watch.checks)))
     parts += [Text(""), facts]
 
     last = watch.last
     if last is not None:
-        result = Table.grid(padding=(0, 2))
-        result.add_column(style="bold")
-        result.add_column()
+        result = _facts()
         result.add_row(
-            "Checked",
-            f"{_timestamp(last.checked_at)} "
-            f"({format_duration((now - last.checked_at).total_seconds())} ago)",
+            Text("Checked"),
+            Text(
+                f"{_timestamp(last.checked_at)} "
+                f"({format_duration((now - last.checked_at).total_seconds())} ago)"
+            ),
         )
-        result.add_row("Latency", format_latency(last.latency_ms))
+        result.add_row(Text("Latency"), Text(format_latency(last.latency_ms)))
         timings = last.timings
         result.add_row(
-            "Phases",
-            f"connect {format_latency(timings.connect_ms)} · "
-            f"handshake {format_latency(timings.handshake_ms)} · "
-            f"response {format_latency(timings.response_ms)}",
+            Text("Phases"),
+            Text(
+                f"connect {format_latency(timings.connect_ms)} · "
+                f"handshake {format_latency(timings.handshake_ms)} · "
+                f"response {format_latency(timings.response_ms)}"
+            ),
         )
         if last.error is None:
-            result.add_row("Ready", str(last.ready).lower())
-            result.add_row("Message", repr(last.message or ""))
+            result.add_row(Text("Ready"), Text(str(last.ready).lower()))
+            result.add_row(Text("Message"), _untrusted(repr(last.message or "")))
         parts += [Text(""), _section("Last check"), result]
         if last.error is not None:
-            error = Table.grid(padding=(0, 2))
-            error.add_column(style="bold red")
-            error.add_column()
-            error.add_row("Kind", last.error.kind.value)
+            error = _facts(label_style=LOOKS[row_state(watch)].style.replace("reverse", ""))
+            error.add_row(Text("Kind"), Text(last.error.kind.value))
             if last.error.phase is not None:
-                error.add_row("Phase", last.error.phase.value)
-            error.add_row("Detail", last.error.detail)
+                error.add_row(Text("Phase"), Text(last.error.phase.value))
+            error.add_row(Text("Detail"), _untrusted(last.error.detail))
             if last.error.hint:
-                error.add_row("Hint", Text(last.error.hint, style="italic"))
+                hint = _untrusted(last.error.hint)
+                hint.stylize("italic")
+                error.add_row(Text("Hint"), hint)
             parts += [Text(""), _section("Error"), error]
         if last.raw is not None:
             parts += [Text(""), _section("Last response"), _pretty_json(last.raw)]
         elif last.meta:
-            parts += [Text(""), _section("Meta"), JSON.from_data(dict(last.meta), indent=2)]
+            parts += [Text(""), _section("Meta"), _pretty_data(dict(last.meta))]
 
     if watch.history:
         history = Table(box=None, padding=(0, 2), header_style="bold", show_edge=False)
@@ -118,22 +117,38 @@ def render_detail(watch: Watch, now: datetime) -> RenderableType:
         history.add_column("Latency", justify="right")
         history.add_column("Message")
         for entry in reversed(watch.history):
-            entry_state = RS(entry.state.value)
+            entry_look = verdict_look(entry.state)
             history.add_row(
-                entry.checked_at.astimezone().strftime("%H:%M:%S"),
-                Text(STATE_TEXT[entry_state], style=STATE_STYLE[entry_state]),
-                format_latency(entry.latency_ms),
-                entry.summary,
+                Text(entry.checked_at.astimezone().strftime("%H:%M:%S")),
+                Text(entry_look.label, style=entry_look.style),
+                Text(format_latency(entry.latency_ms)),
+                Text(safe_text(entry.summary)),
             )
         parts += [Text(""), _section(f"History (last {len(watch.history)})"), history]
     return Group(*parts)
 
 
+def _safe_strings(data: object) -> object:
+    if isinstance(data, str):
+        return safe_text(data, limit=DETAIL_LIMIT, multiline=True)
+    if isinstance(data, dict):
+        return {str(_safe_strings(str(k))): _safe_strings(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_safe_strings(item) for item in data]
+    return data
+
+
+def _pretty_data(data: object) -> RenderableType:
+    """JSON shown indented and highlighted, every string in it made safe first (JSON
+    escaping leaves C1 controls and bidi overrides as they are)."""
+    return JSON.from_data(_safe_strings(data), indent=2, ensure_ascii=False, default=str)
+
+
 def _pretty_json(raw: str) -> RenderableType:
     try:
-        return JSON.from_data(json.loads(raw), indent=2)
+        return _pretty_data(json.loads(raw))
     except (ValueError, RecursionError):
-        return Text(raw)
+        return _untrusted(raw)
 
 
 class DetailScreen(Screen[None]):
