@@ -84,7 +84,10 @@ class BidiTuiApp(App[None]):
     COMMANDS = App.COMMANDS | {DashboardCommands}
 
     # The footer shows the everyday keys; `?` lists them all, ctrl+p finds them by name.
+    # Help and Quit come first: a narrow terminal cuts the footer from the right.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Help", tooltip="Show every key"),
+        Binding("q", "quit", "Quit", tooltip="Quit (asks if there are unsaved edits)"),
         Binding("r", "recheck", "Check", tooltip="Check the selected endpoint now"),
         Binding("R", "recheck_all", "Check all", tooltip="Check every endpoint now", show=False),
         Binding("a", "add", "Add", tooltip="Add an endpoint"),
@@ -119,8 +122,6 @@ class BidiTuiApp(App[None]):
         Binding("g", "first_row", "First", tooltip="Go to the first row (also home)", show=False),
         Binding("G", "last_row", "Last", tooltip="Go to the last row (also end)", show=False),
         Binding("w", "save", "Write", tooltip="Write the endpoints to the config file"),
-        Binding("question_mark", "help", "Help", tooltip="Show every key"),
-        Binding("q", "quit", "Quit", tooltip="Quit (asks if there are unsaved edits)"),
     ]
 
     def __init__(

@@ -9,6 +9,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 
@@ -84,6 +85,16 @@ def build_endpoints(
     return endpoints
 
 
+class CheckMark(Checkbox):
+    """A checkbox whose box says its state without colour: a tick when on, empty when off
+    (Textual's draws an X either way and tells them apart by colour alone)."""
+
+    @property
+    def _button(self) -> Content:
+        self.BUTTON_INNER = "✓" if self.value else " "
+        return super()._button
+
+
 SPEC_PLACEHOLDER = "ws://HOST:PORT/session, HOST:PORT, HOST:9222-9231"
 
 
@@ -129,7 +140,7 @@ class EndpointDialog(ModalScreen[list[Endpoint] | None]):
                 with Horizontal(classes="field-row"):
                     yield Label(label, classes="field-label")
                     yield Input(value=value, placeholder=placeholder, id=field_id, compact=True)
-            yield Checkbox(
+            yield CheckMark(
                 "Skip TLS certificate checks (wss:// only)",
                 value=original.insecure if original is not None else False,
                 id="insecure",
