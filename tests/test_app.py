@@ -428,7 +428,7 @@ async def test_off_screen_rows_are_drawn_when_scrolled_into_view(
         await pilot.pause(0.1)
         assert app.selected_name == "b-59"
         (line,) = [line for line in table_lines(app) if "b-59" in line]
-        assert line.split()[:3] == ["●", "READY", "b-59"]
+        assert line.split()[:3] == ["▌●", "READY", "b-59"]  # ▌ marks the selected row
         await pilot.press("g")
         await pilot.pause(0.1)
         verdicts.by_name["b-59"] = "busy"

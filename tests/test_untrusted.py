@@ -156,9 +156,7 @@ async def hostile_farm() -> AsyncIterator[dict[str, Served]]:
             )
             # On the wire, HTTP carries bytes: the string's UTF-8, line breaks left out.
             wire = text.encode("utf-8", "replace").decode("latin-1").replace("\r\n", " ")
-            served[f"reason-{name}"] = await stack.enter_async_context(
-                http_server(403, wire)
-            )
+            served[f"reason-{name}"] = await stack.enter_async_context(http_server(403, wire))
             served[f"loc-{name}"] = await stack.enter_async_context(
                 http_server(302, "Found", headers={"Location": "ws://x/" + wire[:40]})
             )

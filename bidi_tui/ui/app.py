@@ -231,7 +231,8 @@ class BidiTuiApp(App[None]):
         if self.demo:
             self.sub_title = "demo farm (nothing is saved)"
         else:
-            self.sub_title = f"{self.config.path}{' [modified]' if self.dirty else ''}"
+            # The mark first: a long path is cut at the end on a narrow terminal.
+            self.sub_title = f"{'[unsaved] ' if self.dirty else ''}{self.config.path}"
 
     # --- engine and workspace → widgets ---------------------------------------------------
 

@@ -29,6 +29,7 @@ class RowState(StrEnum):
 GREEN = "#3fb950"  # 16 colours: bright green; 256: 71
 AMBER = "#e3b341"  # 16 colours: bright yellow; 256: 179
 RED = "#f85149"  # 16 colours: bright red; 256: 203
+INK = "#1a1a1a"  # the text on a red badge: 16 colours: black; 256: 234
 BLUE = "#58a6ff"
 GREY = "#8b949e"
 
@@ -45,6 +46,10 @@ class StateLook:
     @property
     def label(self) -> str:
         return f"{self.glyph} {self.word}"
+
+    def style_in(self, colour: bool) -> str:
+        """The style on a terminal with colour, or without (see :func:`colourless`)."""
+        return self.style if colour else colourless(self.style)
 
 
 LOOKS: dict[RowState, StateLook] = {
@@ -85,6 +90,16 @@ ERROR_TEXT_STYLE = RED
 STALE_STYLE = f"bold {AMBER}"
 INSECURE_STYLE = f"bold {AMBER}"
 TREND_STYLE = BLUE
+
+
+ATTRIBUTES = frozenset({"bold", "dim", "italic", "underline", "reverse", "strike", "blink"})
+
+
+def colourless(style: str) -> str:
+    """``style`` without its colours, for terminals without colour (``NO_COLOR``): Textual
+    turns colours into greys there, and a grey badge is the least readable of all, so only
+    the weight stays (the error's inverse video then has the terminal's own contrast)."""
+    return " ".join(word for word in style.split() if word in ATTRIBUTES)
 
 
 def verdict_look(state: State) -> StateLook:

@@ -14,6 +14,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
+from bidi_tui.ui.screens.focus_keys import FOCUS_KEYS
+
 Variant = Literal["default", "primary", "success", "warning", "error"]
 
 
@@ -39,6 +41,7 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
+        *FOCUS_KEYS,
         Binding("left,up", "app.focus_previous", "Previous", show=False),
         Binding("right,down", "app.focus_next", "Next", show=False),
     ]

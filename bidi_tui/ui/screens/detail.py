@@ -43,12 +43,12 @@ def _untrusted(value: object) -> Text:
     return Text(safe_text(value, limit=DETAIL_LIMIT, multiline=True))
 
 
-def render_detail(watch: Watch, now: datetime) -> RenderableType:
+def render_detail(watch: Watch, now: datetime, *, colour: bool = True) -> RenderableType:
     """Everything known about ``watch``, as one Rich renderable built from Text only."""
     endpoint = watch.endpoint
     look = LOOKS[row_state(watch)]
     parts: list[RenderableType] = []
-    heading = Text.assemble((look.label, look.style), "  ", (endpoint.name, "bold"))
+    heading = Text.assemble((look.label, look.style_in(colour)), "  ", (endpoint.name, "bold"))
     if watch.state_since is not None:
         heading.append(
             f"  since {_timestamp(watch.state_since)} "
@@ -95,7 +95,7 @@ def render_detail(watch: Watch, now: datetime) -> RenderableType:
             result.add_row(Text("Message"), _untrusted(repr(last.message or "")))
         parts += [Text(""), _section("Last check"), result]
         if last.error is not None:
-            error = _facts(label_style=LOOKS[row_state(watch)].style.replace("reverse", ""))
+            error = _facts(label_style="bold")
             error.add_row(Text("Kind"), Text(last.error.kind.value))
             if last.error.phase is not None:
                 error.add_row(Text("Phase"), Text(last.error.phase.value))
@@ -120,7 +120,7 @@ def render_detail(watch: Watch, now: datetime) -> RenderableType:
             entry_look = verdict_look(entry.state)
             history.add_row(
                 Text(entry.checked_at.astimezone().strftime("%H:%M:%S")),
-                Text(entry_look.label, style=entry_look.style),
+                Text(entry_look.label, style=entry_look.style_in(colour)),
                 Text(format_latency(entry.latency_ms)),
                 Text(safe_text(entry.summary)),
             )
@@ -184,7 +184,9 @@ class DetailScreen(Screen[None]):
                 Text(f"{self.endpoint_name} is no longer watched.", style="bold")
             )
             return
-        self.query_one("#detail", Static).update(render_detail(watch, self.now()))
+        self.query_one("#detail", Static).update(
+            render_detail(watch, self.now(), colour=not self.app.no_color)
+        )
 
     def action_recheck(self) -> None:
         if self.endpoint_name in self.engine.watches:

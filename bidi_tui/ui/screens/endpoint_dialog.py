@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Label
 
 from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
 from bidi_tui.settings import SettingError, checked_interval, checked_timeout
+from bidi_tui.ui.screens.focus_keys import FOCUS_KEYS
 
 
 class DialogError(ValueError):
@@ -102,7 +103,8 @@ class EndpointDialog(ModalScreen[list[Endpoint] | None]):
     """Add (``original`` None) or edit an endpoint. Dismisses with the new endpoints."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="dialog.cancel")
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        *FOCUS_KEYS,
     ]
 
     def __init__(self, taken_names: Collection[str], original: Endpoint | None = None) -> None:

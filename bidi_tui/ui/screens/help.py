@@ -48,7 +48,10 @@ class HelpScreen(ModalScreen[None]):
             states.add_column(style="bold")
             states.add_column()
             for look in LOOKS.values():
-                states.add_row(Text(look.label, style=look.style), Text(look.meaning))
+                states.add_row(
+                    Text(look.label, style=look.style_in(not self.app.no_color)),
+                    Text(look.meaning),
+                )
             states.add_row(
                 Text("⚠ 2m05s"), Text("CHECKED: stale, no check finished for over two intervals")
             )

@@ -28,9 +28,11 @@ from textual.strip import Strip
 from bidi_tui.view.columns import GAP, MARGIN, Column, Layout
 from bidi_tui.view.filtering import SortKey
 from bidi_tui.view.rows import RowView
+from bidi_tui.view.states import colourless
 
 LINE_CACHE_SIZE = 1024
 HEADER_LINES = 1
+CURSOR_MARK = "▌"  # in the margin of the selected row: the cursor, with or without colour
 
 
 class EndpointTable(ScrollView, can_focus=True):
@@ -64,11 +66,13 @@ class EndpointTable(ScrollView, can_focus=True):
         & > .endpoint-table--even-row {
             background: $surface;
         }
+        /* A light lift, not a saturated bar: the state colours keep their contrast on
+           the selected row, and the margin's ▌ marks it without colour. */
         & > .endpoint-table--cursor {
-            background: $block-cursor-blurred-background;
+            background: $foreground 6%;
         }
         &:focus > .endpoint-table--cursor {
-            background: $block-cursor-background 60%;
+            background: $foreground 12%;
             text-style: bold;
         }
     }
@@ -297,6 +301,8 @@ class EndpointTable(ScrollView, can_focus=True):
     def _style(self, text: str) -> Style:
         style = self._styles.get(text)
         if style is None:
+            if self.app.no_color:
+                text = colourless(text)
             style = self._styles[text] = Style.parse(text) if text else Style()
         return style
 
@@ -330,6 +336,7 @@ class EndpointTable(ScrollView, can_focus=True):
                 ],
                 base,
                 width,
+                margin=CURSOR_MARK if selected else " ",
             )
             self._line_cache[key] = strip
         return strip
@@ -361,8 +368,9 @@ class EndpointTable(ScrollView, can_focus=True):
         base: Style,
         width: int,
         header_sorted: Style | None = None,
+        margin: str = " ",
     ) -> Strip:
-        segments = [Segment(" " * MARGIN, base)]
+        segments = [Segment(margin.ljust(MARGIN), base)]
         gap = Segment(" " * GAP, base)
         for index, (column, column_width, text, style_text) in enumerate(cells):
             if index:

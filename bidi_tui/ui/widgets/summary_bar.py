@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from bidi_tui.view.filtering import SortKey
 from bidi_tui.view.rows import STALE_MARK
-from bidi_tui.view.states import LOOKS, STALE_STYLE, RowState
+from bidi_tui.view.states import LOOKS, STALE_STYLE, RowState, colourless
 
 ALWAYS_COUNTED = (RowState.READY, RowState.NOT_READY, RowState.ERROR)
 
@@ -30,12 +30,12 @@ class Summary:
     saving: bool = False
 
 
-def summary_text(summary: Summary) -> Text:
+def summary_text(summary: Summary, *, colour: bool = True) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for state, look in LOOKS.items():
         count = summary.counts.get(state, 0)
         if count or state in ALWAYS_COUNTED:
-            text.append(f"{look.glyph} {count} {look.summary_word}", look.style)
+            text.append(f"{look.glyph} {count} {look.summary_word}", look.style_in(colour))
             text.append("  ")
     if summary.shown is not None:
         text.append(f"· {summary.shown} of {summary.total} shown  ", "bold")
@@ -43,7 +43,10 @@ def summary_text(summary: Summary) -> Text:
         arrow = "▼" if summary.reverse else "▲"
         text.append(f"· sort: {summary.sort.value} {arrow}  ", "bold")
     if summary.stale:
-        text.append(f"{STALE_MARK}{summary.stale} stale  ", STALE_STYLE)
+        text.append(
+            f"{STALE_MARK}{summary.stale} stale  ",
+            STALE_STYLE if colour else colourless(STALE_STYLE),
+        )
     if summary.saving:
         text.append("saving…  ", "bold")
     text.append(f"│ {summary.total} endpoints, {summary.in_flight} checking", "dim")
@@ -69,4 +72,4 @@ class SummaryBar(Static):
         if summary != self._summary:
             self._summary = summary
             # Same height every time: a repaint, not a re-layout of the whole screen.
-            self.update(summary_text(summary), layout=False)
+            self.update(summary_text(summary, colour=not self.app.no_color), layout=False)
