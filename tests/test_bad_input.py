@@ -49,10 +49,17 @@ from websockets.uri import parse_uri
 
 from bidi_tui import app as app_module
 from bidi_tui import checks
-from bidi_tui import config as config_module
 from bidi_tui.app import BidiTuiApp
 from bidi_tui.cli import main
-from bidi_tui.config import ConfigError, load_config, parse_entry, save_config
+from bidi_tui.config import (
+    ENDPOINT_KEYS,
+    ConfigEditor,
+    ConfigError,
+    load_config,
+    parse_entry,
+    save_config,
+)
+from bidi_tui.config import store as config_store
 from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
 from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, ProbeResult, State
@@ -372,7 +379,7 @@ def test_config_entry_gives_endpoints_or_a_config_error(entry: Any) -> None:
         assert all(isinstance(v, str) and "\n" not in v for v in endpoint.headers.values())
         assert_no_secret(endpoint.display_url, "a config endpoint's display URL")
     assert isinstance(entry, dict)
-    unknown = [key for key in entry if key not in config_module.ENDPOINT_KEYS]
+    unknown = [key for key in entry if key not in ENDPOINT_KEYS]
     assert len(warnings) == len(unknown)
     for key, warning in zip(unknown, warnings, strict=True):
         assert repr(key) in warning
@@ -479,7 +486,7 @@ def test_a_byte_order_mark_is_accepted_and_kept(tmp_path: Path) -> None:
     path.write_bytes(b'\xef\xbb\xbf# saved by Notepad\n[[endpoints]]\nurl = "h:1"\n')
     config = load_config(path)
     assert [e.name for e in config.endpoints] == ["h:1"]
-    config_module.ConfigEditor(config).add(parse_spec("new=h:2")[0])
+    ConfigEditor(config).add(parse_spec("new=h:2")[0])
     save_config(config)
     data = path.read_bytes()
     assert data.startswith(b'\xef\xbb\xbf# saved by Notepad\n[[endpoints]]\nurl = "h:1"\n')
@@ -900,7 +907,7 @@ def _break_the_disk(kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch) ->
                 raise OSError(errno.EROFS, "Read-only file system")
             replace(src, dst, *args, **kwargs)
 
-        monkeypatch.setattr(config_module.os, "replace", read_only)
+        monkeypatch.setattr(config_store.os, "replace", read_only)
         return "Read-only file system"
     if kind == "full disk midway":
         fdopen = os.fdopen
@@ -911,17 +918,17 @@ def _break_the_disk(kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch) ->
                 return _HalfWriter(handle)
             return handle
 
-        monkeypatch.setattr(config_module.os, "fdopen", half_written)
+        monkeypatch.setattr(config_store.os, "fdopen", half_written)
         return "No space left on device"
     assert kind == "no temp file allowed"
-    mkstemp = config_module.tempfile.mkstemp
+    mkstemp = config_store.tempfile.mkstemp
 
     def denied(*args: Any, dir: Any = None, **kwargs: Any) -> Any:
         if str(dir).startswith(ours):
             raise PermissionError(errno.EACCES, "Permission denied")
         return mkstemp(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(config_module.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(config_store.tempfile, "mkstemp", denied)
     return "Permission denied"
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bidi_tui import config as config_module
 from bidi_tui.config import (
     NEW_FILE_HEADER,
     Config,
@@ -23,6 +22,7 @@ from bidi_tui.config import (
     save_config,
     with_defaults,
 )
+from bidi_tui.config import store as config_store
 from bidi_tui.endpoints import Endpoint, parse_spec
 
 
@@ -704,7 +704,7 @@ def test_failing_rename_leaves_the_original_and_no_temp_file(
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(config_module.os, "replace", broken_replace)
+    monkeypatch.setattr(config_store.os, "replace", broken_replace)
     with pytest.raises(ConfigSaveError) as caught:
         save_config(config)
     assert str(caught.value) == (
@@ -729,7 +729,7 @@ def test_failing_write_midway_leaves_the_original_and_no_temp_file(
     def broken_fsync(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(config_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(config_store.os, "fsync", broken_fsync)
     with pytest.raises(ConfigSaveError, match="No space left on device"):
         save_config(config)
     assert cfg.read_bytes() == before
@@ -745,7 +745,7 @@ def test_unwritable_folder_gives_a_clear_error(cfg: Path, monkeypatch: pytest.Mo
     def denied(*args: object, **kwargs: object) -> tuple[int, str]:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(config_module.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(config_store.tempfile, "mkstemp", denied)
     with pytest.raises(ConfigSaveError) as caught:
         save_config(config)
     assert str(caught.value) == (

@@ -1,4 +1,4 @@
-"""The endpoints file: TOML, read strictly, written back with the user's comments intact.
+"""Reading the endpoints file: strict TOML (tomllib), validated into :class:`Config`.
 
 Schema::
 
@@ -21,22 +21,17 @@ Schema::
 from __future__ import annotations
 
 import codecs
-import contextlib
 import hashlib
 import math
-import os
 import re
-import tempfile
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import platformdirs
 import tomlkit
 import tomlkit.exceptions
-from tomlkit.items import AoT, Array, Table
 
 from bidi_tui.endpoints import Endpoint, SpecError, mask_spec, parse_spec
 
@@ -60,11 +55,6 @@ DEFAULTS_KEYS = ("interval", "timeout", "reuse_connections")
 # Headers the WebSocket handshake owns; setting them would break or confuse it.
 RESERVED_HEADERS = {"host", "connection", "upgrade", "content-length", "transfer-encoding"}
 
-NEW_FILE_HEADER = """\
-# bidi-tui endpoints: one [[endpoints]] table per browser or driver.
-# url takes any endpoint spec: ws://HOST:PORT/session, HOST:PORT, HOST:9222-9231 ...
-"""
-
 
 def default_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / CONFIG_FILE_NAME
@@ -72,10 +62,6 @@ def default_config_path() -> Path:
 
 class ConfigError(Exception):
     """A config file that cannot be used. ``str()`` names the file and line."""
-
-
-class ConfigSaveError(ConfigError):
-    """The file could not be written; the file on disk is unchanged."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +106,6 @@ class Config:
 
 MISSING = "missing"  # refused_on_disk when the file had been deleted
 BOM = codecs.BOM_UTF8
-
-
-# --- reading ------------------------------------------------------------------------------
 
 
 def _entry_lines(text: str) -> list[int]:
@@ -251,7 +234,7 @@ def parse_entry(entry: Any, where: str, warnings: list[str]) -> list[Endpoint]:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _digest(data: bytes) -> str:
+def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -332,7 +315,7 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
         _document=document,
         exists=True,
         origins=origins,
-        loaded_digest=_digest(data),
+        loaded_digest=file_digest(data),
         bom=data.startswith(BOM),
     )
 
@@ -341,284 +324,6 @@ def _parse_error_text(exc: tomlkit.exceptions.TOMLKitError) -> str:
     message = re.sub(r"\s*at line \d+ col \d+$", "", str(exc))
     # One line, even when it quotes a key holding a line break.
     return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], message)
-
-
-# --- writing ------------------------------------------------------------------------------
-
-
-def endpoint_table(endpoint: Endpoint) -> Table:
-    """A fresh ``[[endpoints]]`` table holding only the keys that differ from the defaults."""
-    table = tomlkit.table()
-    _fill_table(table, endpoint)
-    table.add(tomlkit.nl())  # a blank line before the next [[endpoints]]
-    return table
-
-
-def _fill_table(table: Table, endpoint: Endpoint) -> None:
-    wanted: dict[str, Any] = {"name": endpoint.name, "url": endpoint.url}
-    if endpoint.headers:
-        inline = tomlkit.inline_table()
-        inline.update(dict(endpoint.headers))
-        wanted["headers"] = inline
-    if endpoint.interval is not None:
-        wanted["interval"] = endpoint.interval
-    if endpoint.timeout is not None:
-        wanted["timeout"] = endpoint.timeout
-    if endpoint.tags:
-        wanted["tags"] = list(endpoint.tags)
-    if not endpoint.enabled:
-        wanted["enabled"] = False
-    if endpoint.insecure:
-        wanted["insecure"] = True
-    # Comments after the last key introduce the next table: new keys go above them.
-    trailing = _take_trailing_trivia(table)
-    for key in ENDPOINT_KEYS:
-        if key in wanted:
-            new = wanted[key]
-            if key == "url" and _same_url(table.get(key), endpoint):
-                continue  # keep the user's short form, e.g. 10.0.0.1:9222
-            if _plain(table.get(key)) != _plain(new):
-                table[key] = _tidy_number(new)
-        elif key in table:
-            del table[key]
-    for item in trailing:
-        table.value.body.append((None, item))
-
-
-def _same_url(written: Any, endpoint: Endpoint) -> bool:
-    if not isinstance(written, str):
-        return False
-    try:
-        parsed = parse_spec(str(written))
-    except SpecError:
-        return False
-    return len(parsed) == 1 and parsed[0].url == endpoint.url
-
-
-def _plain(value: Any) -> Any:
-    unwrap = getattr(value, "unwrap", None)
-    return unwrap() if callable(unwrap) else value
-
-
-def _tidy_number(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _new_entry(entries: AoT | list[Any], endpoint: Endpoint) -> Any:
-    """A table for ``entries``: inline when the file lists endpoints as ``endpoints = [...]``."""
-    table = endpoint_table(endpoint)
-    if isinstance(entries, Array):
-        inline = tomlkit.inline_table()
-        inline.update(table.unwrap())
-        return inline
-    return table
-
-
-def _entries(document: tomlkit.TOMLDocument) -> AoT | list[Any]:
-    if "endpoints" not in document:
-        document.append("endpoints", tomlkit.aot())
-    return cast("AoT | list[Any]", document["endpoints"])
-
-
-class ConfigEditor:
-    """Applies endpoint edits to the TOML document as small, comment-preserving changes."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-
-    def _entry_endpoint_names(self, index: int) -> list[str]:
-        return [name for name, origin in self.config.origins.items() if origin == index]
-
-    def _explode(self, index: int) -> None:
-        """Replace a port-range entry by one table per endpoint, so one can change alone."""
-        names = self._entry_endpoint_names(index)
-        if len(names) <= 1:
-            return
-        by_name = {e.name: e for e in self.config.endpoints}
-        entries = _entries(self.config.document)
-        new_tables = [_new_entry(entries, by_name[name]) for name in names if name in by_name]
-        trailing = _take_trailing_trivia(entries[index])
-        for item in trailing:
-            new_tables[-1].value.body.append((None, item))
-        del entries[index]
-        for offset, table in enumerate(new_tables):
-            entries.insert(index + offset, table)
-        shift = len(new_tables) - 1
-        for name, origin in list(self.config.origins.items()):
-            if origin > index:
-                self.config.origins[name] = origin + shift
-        for offset, name in enumerate(names):
-            self.config.origins[name] = index + offset
-
-    def add(self, endpoint: Endpoint) -> None:
-        if any(e.name == endpoint.name for e in self.config.endpoints):
-            raise ConfigError(f"an endpoint named {endpoint.name!r} exists already")
-        entries = _entries(self.config.document)
-        entries.append(_new_entry(entries, endpoint))
-        self.config.origins[endpoint.name] = len(entries) - 1
-        self.config.endpoints.append(endpoint)
-
-    def replace(self, old_name: str, endpoint: Endpoint) -> None:
-        if endpoint.name != old_name and any(
-            e.name == endpoint.name for e in self.config.endpoints
-        ):
-            raise ConfigError(f"an endpoint named {endpoint.name!r} exists already")
-        position = self._position(old_name)
-        index = self.config.origins[old_name]
-        self._explode(index)
-        index = self.config.origins.pop(old_name)
-        _fill_table(_entries(self.config.document)[index], endpoint)
-        self.config.origins[endpoint.name] = index
-        self.config.endpoints[position] = endpoint
-
-    def remove(self, name: str) -> None:
-        position = self._position(name)
-        self._explode(self.config.origins[name])
-        index = self.config.origins.pop(name)
-        self._remove_table(index)
-        for other, origin in list(self.config.origins.items()):
-            if origin > index:
-                self.config.origins[other] = origin - 1
-        del self.config.endpoints[position]
-
-    def _remove_table(self, index: int) -> None:
-        """Delete table ``index`` without losing the comments written above the next one.
-
-        tomlkit keeps a comment line above ``[[endpoints]]`` at the end of the previous
-        table, so the deleted table's trailing comments move to the table before it, and
-        the comments above the deleted table (about it) go with it.
-        """
-        document = self.config.document
-        entries = _entries(document)
-        trailing = _take_trailing_trivia(entries[index])
-        if index > 0:
-            previous = entries[index - 1]
-            _take_trailing_trivia(previous)
-            for item in trailing:
-                previous.value.body.append((None, item))
-            del entries[index]
-        else:
-            del entries[index]
-            position = next(
-                i
-                for i, (key, _) in enumerate(document.body)
-                if key is not None and key.key == "endpoints"
-            )
-            for item in reversed(trailing):
-                document.body.insert(position, (None, item))
-        # Edits below the container API leave its index stale: re-read what it now says.
-        self.config.document = tomlkit.parse(tomlkit.dumps(document))
-        if not _entries(self.config.document):
-            # An empty array of tables reads back as `endpoints = []` above the header, and
-            # add() would then append a [[table]] into that inline array: invalid TOML.
-            del self.config.document["endpoints"]
-
-    def _position(self, name: str) -> int:
-        for position, endpoint in enumerate(self.config.endpoints):
-            if endpoint.name == name:
-                return position
-        raise ConfigError(f"no endpoint named {name!r} in {self.config.path}")
-
-    def sync(self, endpoints: list[Endpoint], renames: dict[str, str] | None = None) -> None:
-        """Make the document hold exactly ``endpoints`` (in order of first appearance).
-
-        ``renames`` maps new names to the names they had, so an edited entry keeps its
-        comments instead of being removed and added again.
-        """
-        renames = renames or {}
-        wanted = {e.name: e for e in endpoints}
-        kept_old = {renames.get(name, name) for name in wanted}
-        for current in list(self.config.endpoints):
-            if current.name not in kept_old:
-                self.remove(current.name)
-        for endpoint in endpoints:
-            old_name = renames.get(endpoint.name, endpoint.name)
-            existing = next((e for e in self.config.endpoints if e.name == old_name), None)
-            if existing is None:
-                self.add(endpoint)
-            elif existing != endpoint or old_name != endpoint.name:
-                self.replace(old_name, endpoint)
-
-
-def _take_trailing_trivia(table: Table) -> list[Any]:
-    """Remove and return the comments and blank lines after a table's last key."""
-    body = table.value.body
-    cut = len(body)
-    while cut > 0 and body[cut - 1][0] is None:
-        cut -= 1
-    trailing = [item for _, item in body[cut:]]
-    del body[cut:]
-    return trailing
-
-
-def render(config: Config) -> str:
-    document = config.document
-    text = tomlkit.dumps(document)
-    if not config.exists and not text.startswith("#"):
-        text = NEW_FILE_HEADER + "\n" + text
-    return text
-
-
-def save_config(config: Config, *, force: bool = False) -> None:
-    """Write the document atomically: a temp file in the same folder, then ``os.replace``.
-
-    Refuses (unless ``force``) when the file changed on disk since it was loaded, so an
-    edit made in an editor meanwhile is never overwritten silently. Saving again over the
-    very file that was refused overwrites it knowingly; if it changed once more, it is
-    refused again.
-    """
-    path = config.path
-    if not force:
-        try:
-            on_disk = _digest(path.read_bytes())
-        except FileNotFoundError:
-            on_disk = None
-        except OSError as exc:
-            raise ConfigSaveError(f"{path}: cannot read before saving: {exc.strerror}") from None
-        changed = on_disk != config.loaded_digest
-        if changed and config.refused_on_disk != (on_disk or MISSING):
-            config.refused_on_disk = on_disk or MISSING
-            what = "was deleted" if on_disk is None else "changed on disk"
-            raise ConfigSaveError(
-                f"{path}: {what} since it was loaded; not overwritten. "
-                "Save again to overwrite it, or restart to load it."
-            )
-    data = (BOM if config.bom else b"") + render(config).encode("utf-8")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigSaveError(f"{path.parent}: cannot create folder: {exc.strerror}") from None
-    mode = 0o600
-    with contextlib.suppress(OSError):
-        mode = path.stat().st_mode & 0o777
-    try:
-        with _atomic_target(path) as temp:
-            with os.fdopen(os.open(temp, os.O_WRONLY | os.O_TRUNC, mode), "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(temp, mode)
-            os.replace(temp, path)
-    except OSError as exc:
-        raise ConfigSaveError(
-            f"{path}: not saved ({exc.strerror or exc}); the file on disk is unchanged"
-        ) from None
-    config.exists = True
-    config.loaded_digest = _digest(data)
-    config.refused_on_disk = None
-
-
-@contextlib.contextmanager
-def _atomic_target(path: Path) -> Iterator[str]:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield temp
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
 
 
 def with_defaults(endpoint: Endpoint, defaults: Defaults) -> tuple[float, float]:
