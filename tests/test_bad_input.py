@@ -59,6 +59,7 @@ from bidi_tui.config import (
     parse_entry,
     save_config,
 )
+from bidi_tui.config import files as config_files
 from bidi_tui.config import store as config_store
 from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
 from bidi_tui.engine import Engine
@@ -723,14 +724,14 @@ def test_an_unreadable_config_exits_3_in_one_line(
     # We run as root, which reads any file: refuse the read instead.
     path = config_home / "endpoints.toml"
     path.write_text('[[endpoints]]\nurl = "h:1"\n', encoding="utf-8")
-    read_bytes = Path.read_bytes
+    open_file = os.open
 
-    def denied(self: Path) -> bytes:
-        if self == path:
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return read_bytes(self)
+    def denied(file: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(file) == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return open_file(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(config_files.os, "open", denied)
     monkeypatch.setattr(app_module, "run_dashboard", _must_not_run)
     code, out, err = run_cli(command, "--config", str(path))
     assert (code, out) == (3, "")
@@ -921,14 +922,14 @@ def _break_the_disk(kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setattr(config_store.os, "fdopen", half_written)
         return "No space left on device"
     assert kind == "no temp file allowed"
-    mkstemp = config_store.tempfile.mkstemp
+    mkstemp = config_files.tempfile.mkstemp
 
     def denied(*args: Any, dir: Any = None, **kwargs: Any) -> Any:
         if str(dir).startswith(ours):
             raise PermissionError(errno.EACCES, "Permission denied")
         return mkstemp(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(config_store.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(config_files.tempfile, "mkstemp", denied)
     return "Permission denied"
 
 

@@ -22,6 +22,7 @@ from bidi_tui.config import (
     save_config,
     with_defaults,
 )
+from bidi_tui.config import files as config_files
 from bidi_tui.config import store as config_store
 from bidi_tui.endpoints import Endpoint, parse_spec
 
@@ -745,7 +746,7 @@ def test_unwritable_folder_gives_a_clear_error(cfg: Path, monkeypatch: pytest.Mo
     def denied(*args: object, **kwargs: object) -> tuple[int, str]:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(config_store.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(config_files.tempfile, "mkstemp", denied)
     with pytest.raises(ConfigSaveError) as caught:
         save_config(config)
     assert str(caught.value) == (

@@ -1,13 +1,21 @@
 """The endpoints file: TOML, read strictly, written back with the user's comments intact.
 
-``load`` reads and validates it (tomllib), ``edit`` changes its tomlkit document in small,
-comment-preserving steps, ``store`` renders and writes it atomically.
+``schema``: what it may hold and the check of each value; ``load``: reading it (tomllib)
+into a :class:`Config`; ``edit``: changing its tomlkit document in small, comment-preserving
+steps, with ``layout`` keeping comments and blank lines in place; ``store``: writing it
+atomically; ``files``: the file-system side (no blocking reads, symlinks, temp files).
 """
 
-from bidi_tui.config.edit import ConfigEditor, endpoint_table
+from bidi_tui.config.edit import ConfigEditor
 from bidi_tui.config.load import (
     APP_NAME,
     CONFIG_FILE_NAME,
+    Config,
+    default_config_path,
+    load_config,
+    with_defaults,
+)
+from bidi_tui.config.schema import (
     DEFAULT_INTERVAL,
     DEFAULT_TIMEOUT,
     DEFAULTS_KEYS,
@@ -15,13 +23,9 @@ from bidi_tui.config.load import (
     MAX_TIMEOUT,
     MIN_INTERVAL,
     RESERVED_HEADERS,
-    Config,
     ConfigError,
     Defaults,
-    default_config_path,
-    load_config,
     parse_entry,
-    with_defaults,
 )
 from bidi_tui.config.store import NEW_FILE_HEADER, ConfigSaveError, render, save_config
 
@@ -42,7 +46,6 @@ __all__ = [
     "ConfigSaveError",
     "Defaults",
     "default_config_path",
-    "endpoint_table",
     "load_config",
     "parse_entry",
     "render",

@@ -1,74 +1,41 @@
-"""Reading the endpoints file: strict TOML (tomllib), validated into :class:`Config`.
-
-Schema::
-
-    [defaults]
-    interval = 5      # seconds between checks of one endpoint
-    timeout = 5       # seconds one check may take
-    reuse_connections = false   # the dashboard keeps one connection per endpoint open
-
-    [[endpoints]]
-    name = "ff-1"                         # optional: derived from the URL
-    url = "ws://127.0.0.1:9222/session"   # any endpoint spec, port ranges included
-    headers = { Authorization = "Bearer ..." }
-    interval = 10
-    timeout = 3
-    tags = ["firefox"]
-    enabled = true
-    insecure = false                      # wss:// without certificate checks
+"""Reading the endpoints file: strict TOML (tomllib), validated into :class:`Config` by
+the rules in ``schema``. Nothing is ever blocked on, whatever the path names.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
-import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import platformdirs
 import tomlkit
 import tomlkit.exceptions
 
-from bidi_tui.endpoints import Endpoint, SpecError, mask_spec, parse_spec
+from bidi_tui.config.files import (
+    NotARegularFile,
+    final_target,
+    read_regular_file,
+    remove_stale_temp_files,
+)
+from bidi_tui.config.schema import (
+    ConfigError,
+    Defaults,
+    parse_defaults,
+    parse_entry,
+)
+from bidi_tui.endpoints import Endpoint
 
 APP_NAME = "bidi-tui"
 CONFIG_FILE_NAME = "endpoints.toml"
-DEFAULT_INTERVAL = 5.0
-DEFAULT_TIMEOUT = 5.0
-MIN_INTERVAL = 0.1
-MAX_TIMEOUT = 300.0
-ENDPOINT_KEYS = (
-    "name",
-    "url",
-    "headers",
-    "interval",
-    "timeout",
-    "tags",
-    "enabled",
-    "insecure",
-)
-DEFAULTS_KEYS = ("interval", "timeout", "reuse_connections")
-# Headers the WebSocket handshake owns; setting them would break or confuse it.
-RESERVED_HEADERS = {"host", "connection", "upgrade", "content-length", "transfer-encoding"}
 
 
 def default_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / CONFIG_FILE_NAME
-
-
-class ConfigError(Exception):
-    """A config file that cannot be used. ``str()`` names the file and line."""
-
-
-@dataclass(frozen=True)
-class Defaults:
-    interval: float = DEFAULT_INTERVAL
-    timeout: float = DEFAULT_TIMEOUT
-    reuse_connections: bool = False
 
 
 @dataclass
@@ -103,6 +70,11 @@ class Config:
     def document(self, document: tomlkit.TOMLDocument) -> None:
         self._document = document
 
+    def text(self) -> str:
+        """What the file says now: its source as loaded until an edit parses it (tomlkit
+        writes an unedited document back byte for byte, so parsing it would only cost)."""
+        return self.source if self._document is None else str(tomlkit.dumps(self._document))
+
 
 MISSING = "missing"  # refused_on_disk when the file had been deleted
 BOM = codecs.BOM_UTF8
@@ -131,123 +103,31 @@ def _table_line(text: str, name: str) -> int | None:
     return None
 
 
-def _shown(value: Any) -> str:
-    """A wrong value for an error message: numbers and strings (password masked) as
-    written, cut short; lists and tables by their type only, as they may hold a URL."""
-    if isinstance(value, str):
-        text = repr(mask_spec(value))
-    elif isinstance(value, bool | int | float):
-        text = repr(value)
-    else:
-        return "a table" if isinstance(value, dict) else f"a {type(value).__name__}"
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _number(value: Any, where: str, key: str, *, low: float, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: '{key}' must be a number of seconds, got {_shown(value)}")
-    try:
-        number = float(value)
-    except OverflowError:  # an integer too large for a float
-        number = math.inf
-    if number < low or (high is not None and number > high) or not math.isfinite(number):
-        limit = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise ConfigError(f"{where}: '{key}' must be {limit} seconds, got {_shown(value)}")
-    return number
-
-
-def _parse_defaults(table: Any, where: str, warnings: list[str]) -> Defaults:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [defaults] must be a table")
-    for key in table:
-        if key not in DEFAULTS_KEYS:
-            warnings.append(f"{where}: unknown key {key!r} in [defaults] is ignored")
-    interval = DEFAULT_INTERVAL
-    timeout = DEFAULT_TIMEOUT
-    if "interval" in table:
-        interval = _number(table["interval"], where, "interval", low=MIN_INTERVAL)
-    if "timeout" in table:
-        timeout = _number(table["timeout"], where, "timeout", low=0.1, high=MAX_TIMEOUT)
-    reuse = table.get("reuse_connections", False)
-    if not isinstance(reuse, bool):
-        raise ConfigError(f"{where}: 'reuse_connections' must be true or false, got {reuse!r}")
-    return Defaults(interval=interval, timeout=timeout, reuse_connections=reuse)
-
-
-def _parse_headers(value: Any, where: str) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: 'headers' must be a table of name = \"value\" strings")
-    headers: dict[str, str] = {}
-    for name, header_value in value.items():
-        if not isinstance(header_value, str):
-            raise ConfigError(f"{where}: header {name!r} must be a string")
-        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):  # a '$' would allow "\n"
-            raise ConfigError(f"{where}: {name!r} is not a valid HTTP header name")
-        lowered = name.lower()
-        if lowered in RESERVED_HEADERS or lowered.startswith("sec-websocket-"):
-            raise ConfigError(f"{where}: header '{name}' is set by the WebSocket handshake")
-        if any(c in header_value for c in "\r\n\0"):
-            raise ConfigError(f"{where}: header '{name}' holds a line break")
-        headers[str(name)] = str(header_value)
-    return headers
-
-
-def parse_entry(entry: Any, where: str, warnings: list[str]) -> list[Endpoint]:
-    """Validate one ``[[endpoints]]`` table into endpoints (several for a port range)."""
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: each endpoint must be a table with at least 'url'")
-    for key in entry:
-        if key not in ENDPOINT_KEYS:
-            warnings.append(f"{where}: unknown key {key!r} is ignored")
-    url = entry.get("url")
-    if url is None:
-        raise ConfigError(f"{where}: 'url' is missing (e.g. url = \"ws://127.0.0.1:9222/session\")")
-    if not isinstance(url, str):
-        raise ConfigError(f"{where}: 'url' must be a string, got {_shown(url)}")
-    name = entry.get("name")
-    if name is not None and not isinstance(name, str):
-        raise ConfigError(f"{where}: 'name' must be a string, got {_shown(name)}")
-    tags = entry.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ConfigError(f"{where}: 'tags' must be a list of strings")
-    for key in ("enabled", "insecure"):
-        if key in entry and not isinstance(entry[key], bool):
-            raise ConfigError(f"{where}: '{key}' must be true or false, got {_shown(entry[key])}")
-    interval = entry.get("interval")
-    timeout = entry.get("timeout")
-    try:
-        return parse_spec(
-            url,
-            name=name,
-            headers=_parse_headers(entry["headers"], where) if "headers" in entry else None,
-            interval=None
-            if interval is None
-            else _number(interval, where, "interval", low=MIN_INTERVAL),
-            timeout=None
-            if timeout is None
-            else _number(timeout, where, "timeout", low=0.1, high=MAX_TIMEOUT),
-            tags=tuple(str(t) for t in tags),
-            enabled=bool(entry.get("enabled", True)),
-            insecure=bool(entry.get("insecure", False)),
-        )
-    except SpecError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
 def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_config(path: Path, *, missing_ok: bool = False) -> Config:
-    """Read and validate ``path``. Raises :class:`ConfigError` naming the file and line."""
+def load_config(
+    path: Path, *, missing_ok: bool = False, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read and validate ``path``. Raises :class:`ConfigError` naming the file and line.
+
+    A FIFO, socket or device is refused without being read (it could block forever).
+    Temporary files that an interrupted save left beside the file are removed.
+    """
+    removed = _clean_folder(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path)
     except FileNotFoundError:
         if missing_ok:
-            return Config(path=path)
+            return Config(path=path, warnings=removed)
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a TOML file") from None
+    except NotARegularFile as exc:
+        raise ConfigError(
+            f"{path}: is {exc.strerror}, not a regular file; give the path of a TOML file"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
@@ -275,7 +155,7 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
     if plain is None:
         assert document is not None
         plain = document.unwrap()  # tomllib refused what tomlkit reads: trust neither less
-    warnings: list[str] = []
+    warnings = removed
     for key in plain:
         if key not in ("defaults", "endpoints"):
             line = _key_line(text, key) or _table_line(text, key) or 1
@@ -283,7 +163,7 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
     defaults = Defaults()
     if "defaults" in plain:
         line = _table_line(text, "defaults") or 1
-        defaults = _parse_defaults(plain["defaults"], f"{path}:{line}", warnings)
+        defaults = parse_defaults(plain["defaults"], f"{path}:{line}", warnings)
     entries = plain.get("endpoints", [])
     if not isinstance(entries, list):
         line = _key_line(text, "endpoints") or _table_line(text, "endpoints") or 1
@@ -298,7 +178,7 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
             else (_key_line(text, "endpoints") or 1)
         )
         where = f"{path}:{line}: endpoint #{index + 1}"
-        for endpoint in parse_entry(entry, where, warnings):
+        for endpoint in parse_entry(entry, where, warnings, environ):
             if endpoint.name in origins:
                 raise ConfigError(
                     f"{where}: the name {endpoint.name!r} is already used by endpoint "
@@ -318,6 +198,18 @@ def load_config(path: Path, *, missing_ok: bool = False) -> Config:
         loaded_digest=file_digest(data),
         bom=data.startswith(BOM),
     )
+
+
+def _clean_folder(path: Path) -> list[str]:
+    """Remove what interrupted saves left; one warning per file removed."""
+    try:
+        target = final_target(path)
+    except OSError:
+        return []  # reading the file will say what is wrong with the path
+    return [
+        f"{target.parent / name}: removed a temporary file an interrupted save left behind"
+        for name in remove_stale_temp_files(target)
+    ]
 
 
 def _parse_error_text(exc: tomlkit.exceptions.TOMLKitError) -> str:
