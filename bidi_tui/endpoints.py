@@ -106,6 +106,13 @@ class Endpoint:
         return self._build(mask=False, password=self.password_env is None)
 
     @property
+    def derived_name(self) -> str:
+        """The name it gets when none is given: ``host:port``."""
+        return derive_name(
+            self.host, self.port if self.port is not None else _DEFAULT_PORTS[self.scheme]
+        )
+
+    @property
     def has_secrets(self) -> bool:
         return self.password is not None or bool(self.headers)
 

@@ -813,3 +813,28 @@ def test_save_refuses_a_file_created_since_it_was_found_missing(cfg: Path) -> No
 
 def test_a_save_error_is_a_config_error() -> None:
     assert issubclass(ConfigSaveError, ConfigError)
+
+
+def test_an_endpoint_added_without_a_name_saves_a_file_that_loads(cfg: Path) -> None:
+    # Its name is derived (host:port), which is no valid name to write: none is written.
+    config = load_farm(cfg)
+    editor = ConfigEditor(config)
+    editor.add(one("127.0.0.1:7001"))
+    editor.add(one("wss://grid.example/session"))
+    text = saved(config)
+    assert text.endswith(
+        '\n[[endpoints]]\nurl = "ws://127.0.0.1:7001/session"\n'
+        '\n[[endpoints]]\nurl = "wss://grid.example/session"\n'
+    )
+    assert [e.name for e in load_config(cfg).endpoints][-2:] == [
+        "127.0.0.1:7001",
+        "grid.example:443",
+    ]
+
+
+def test_clearing_a_name_removes_it_from_the_file(cfg: Path) -> None:
+    config = load_farm(cfg)
+    last = by_name(config, "last")
+    ConfigEditor(config).replace("last", last.with_name(last.derived_name))
+    assert saved(config) == FARM.replace('name = "last"  # keep me\n', "")
+    assert [e.name for e in load_config(cfg).endpoints][-1] == "10.0.0.1:9222"

@@ -33,7 +33,9 @@ from bidi_tui.endpoints import Endpoint, SpecError, parse_spec
 def _wanted_keys(endpoint: Endpoint) -> dict[str, Any]:
     """The keys a table for ``endpoint`` holds: only those that differ from the defaults.
     Secrets that come from environment variables are written as the variables' names."""
-    wanted: dict[str, Any] = {"name": endpoint.name, "url": endpoint.stored_url}
+    wanted: dict[str, Any] = {"url": endpoint.stored_url}
+    if endpoint.name != endpoint.derived_name:  # host:port is no valid name to write
+        wanted["name"] = endpoint.name
     if endpoint.password_env is not None:
         wanted["password_env"] = endpoint.password_env
     if endpoint.headers:
