@@ -56,6 +56,7 @@ DEFAULTS_KEYS = ("interval", "timeout", "reuse_connections")
 # Headers the WebSocket handshake owns; setting them would break or confuse it.
 RESERVED_HEADERS = {"host", "connection", "upgrade", "content-length", "transfer-encoding"}
 _VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SHOWN_VARIABLE_RE = re.compile(r"[A-Z_][A-Z0-9_]*")  # names shown in errors: GRID_PW
 
 
 class ConfigError(Exception):
@@ -129,6 +130,13 @@ def _from_environment(
     value = environ.get(variable)
     if value is None or value == "":
         state = "is not set" if value is None else "is empty"
+        if not _SHOWN_VARIABLE_RE.fullmatch(variable):
+            # Not the usual GRID_PW: it may be the password itself, pasted here. Not shown.
+            raise ConfigError(
+                f"{where}: {what} names an environment variable which {state} (its name is "
+                "not shown: not in capitals, it may be a secret); name a variable, e.g. "
+                f"{example}, and set it before starting bidi-tui"
+            )
         raise ConfigError(
             f"{where}: {what} names the environment variable {variable}, which {state}; "
             f"set it (export {variable}=...) before starting bidi-tui"
