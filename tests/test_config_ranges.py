@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bidi_tui.config import Config, ConfigEditor, ConfigError, load_config, save_config
 from bidi_tui.endpoints import Endpoint, parse_spec
@@ -427,3 +429,61 @@ def test_deleting_everything_then_adding(cfg: Path) -> None:
         'url = "ws://127.0.0.1:9/session"\n'
     )
     assert_reloads_as(cfg, ["z"])
+
+
+# --- any sequence of edits ---------------------------------------------------------------------
+
+LAYOUTS = [
+    FILE,
+    HEAD + "\n\n" + RACK.lstrip("\n") + TAIL.rstrip("\n"),  # no final newline
+    '# farm\nendpoints = [{ name = "r", url = "h:5-9" }, { url = "a:1" }]\n',
+    RACK.lstrip("\n") + TAIL + "\n[defaults]\ninterval = 5\n",  # defaults after the tables
+    '[[endpoints]]\nname = "solo"\nurl = "h:1"\n[endpoints.headers]\nX-A = "1"\n\n# end\n',
+    "# only comments so far\n",
+]
+EDITS = st.lists(
+    st.tuples(st.sampled_from(["remove", "edit", "rename", "add"]), st.integers(0, 50)),
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(layout=st.sampled_from(LAYOUTS), edits=EDITS, save_each=st.booleans())
+def test_any_sequence_of_edits_saves_a_file_that_loads_as_edited(
+    tmp_path: Path, layout: str, edits: list[tuple[str, int]], save_each: bool
+) -> None:
+    path = tmp_path / "endpoints.toml"
+    path.write_text(layout, encoding="utf-8")
+    config = load_config(path)
+    editor = ConfigEditor(config)
+    for step, (action, pick) in enumerate(edits):
+        if action == "add" or not config.endpoints:
+            editor.add(one(f"new{step}=127.0.0.1:{1000 + step}"))
+        else:
+            chosen = config.endpoints[pick % len(config.endpoints)]
+            if action == "remove":
+                editor.remove(chosen.name)
+            elif action == "edit":
+                editor.replace(chosen.name, replace(chosen, timeout=float(step + 1)))
+            else:
+                editor.replace(chosen.name, chosen.with_name(f"renamed{step}"))
+        if save_each:
+            save_config(config)
+            config = load_config(path)
+            editor = ConfigEditor(config)
+    save_config(config)
+    text = path.read_text(encoding="utf-8")
+    reloaded = load_config(path)
+    assert reloaded.endpoints == config.endpoints
+    assert reloaded.origins == config.origins
+    assert reloaded.warnings == []
+    if "\n\n\n" not in layout:
+        assert "\n\n\n" not in text, text
+    assert not text.endswith("\n\n"), text
+    lines = text.splitlines()
+    for number, line in enumerate(lines[1:], start=1):  # no header glued under a key
+        if line.startswith("[[endpoints]]"):
+            above = lines[number - 1].strip()
+            assert not above or above.startswith("#"), text
