@@ -10,8 +10,6 @@ the fewest entries that keep every other endpoint as it was, names included:
   not start at 1 it says so with ``first_number`` (rack2-6 ... rack2-10 is
   ``url = "h:21228-21232"`` with ``first_number = 6``);
 - a single port, and an edited endpoint, gets a table of its own under its full name.
-
-See the store module's docstring for use from a worker thread.
 """
 
 from __future__ import annotations
@@ -183,7 +181,11 @@ def keep_secret_sources(old: Endpoint, new: Endpoint) -> Endpoint:
 
 
 class ConfigEditor:
-    """Applies endpoint edits to the TOML document as small, comment-preserving changes."""
+    """Applies endpoint edits to the TOML document as small, comment-preserving changes.
+
+    Each edit costs one pass over the endpoints (plus, the first time, tomlkit's parse of
+    the file). Safe in a worker thread under the contract in the store module's docstring.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -1,10 +1,13 @@
 """Writing the endpoints file: rendered from its document, replaced atomically.
 
 Thread use: :func:`save_config` (and the :class:`~bidi_tui.config.edit.ConfigEditor` edits
-before it) may run in a worker thread, off an event loop, provided nothing else reads or
-changes that :class:`Config` (its document, endpoints, origins) until it returns. They
-change only that Config; they keep no module-level state, never change the umask or the
-working folder, and hold no lock, so saves of different Configs may even run in parallel.
+before it, e.g. ``sync`` then ``save_config`` in one ``asyncio.to_thread`` call) may run in
+a worker thread, off the event loop, provided that until it returns nothing else reads or
+changes that :class:`Config` (its document, ``endpoints``, ``origins``) or the list and
+dict handed to ``sync`` (pass copies of ones the caller keeps changing). Endpoints are
+frozen, so sharing them is fine. These functions change only that Config (and the file);
+they keep no module-level state, never change the umask or the working folder, and take no
+lock, so saves of different Configs may even run in parallel.
 """
 
 from __future__ import annotations
