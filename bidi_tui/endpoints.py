@@ -59,6 +59,11 @@ class Endpoint:
     tags: tuple[str, ...] = ()
     enabled: bool = True
     insecure: bool = False
+    # Where secrets came from when not written in the file: the environment variable
+    # holding ``password``, and per header name the one holding that header's value.
+    # Saving writes these names back, never the values.
+    password_env: str | None = None
+    header_env: Mapping[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
         return hash((self.name, self.url))
@@ -72,11 +77,11 @@ class Endpoint:
     def secure(self) -> bool:
         return self.scheme == "wss"
 
-    def _build(self, *, mask: bool) -> str:
+    def _build(self, *, mask: bool, password: bool = True) -> str:
         userinfo = ""
         if self.username is not None:
             userinfo = quote(self.username, safe="")
-            if self.password is not None:
+            if self.password is not None and password:
                 userinfo += ":" + (MASK if mask else quote(self.password, safe=""))
             userinfo += "@"
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -93,6 +98,19 @@ class Endpoint:
     def display_url(self) -> str:
         """The URL with any password replaced by ``***``."""
         return self._build(mask=True)
+
+    @property
+    def stored_url(self) -> str:
+        """The URL as a config file holds it: without the password when that comes from
+        an environment variable (``password_env``)."""
+        return self._build(mask=False, password=self.password_env is None)
+
+    @property
+    def derived_name(self) -> str:
+        """The name it gets when none is given: ``host:port``."""
+        return derive_name(
+            self.host, self.port if self.port is not None else _DEFAULT_PORTS[self.scheme]
+        )
 
     @property
     def has_secrets(self) -> bool:
@@ -210,8 +228,14 @@ def parse_spec(
     enabled: bool = True,
     insecure: bool = False,
     name: str | None = None,
+    password: str | None = None,
+    first_number: int = 1,
 ) -> list[Endpoint]:
-    """Parse one spec into endpoints (several for a port range). Raises :class:`SpecError`."""
+    """Parse one spec into endpoints (several for a port range). Raises :class:`SpecError`.
+
+    ``password`` completes a spec written ``user@host`` (the config's ``password_env``).
+    A named range's endpoints are NAME-N, N counting from ``first_number``.
+    """
     if not isinstance(spec, str):
         raise SpecError(repr(spec), "an endpoint must be a string")
     original = spec
@@ -258,16 +282,27 @@ def parse_spec(
     path, _, query = path_and_query.partition("?")
 
     username: str | None = None
-    password: str | None = None
+    given_password, password = password, None
     if "@" in authority:
         userinfo, _, hostport = authority.rpartition("@")
         user_raw, colon, pass_raw = userinfo.partition(":")
-        if not colon:
-            raise SpecError(original, "a user name needs a password too: user:password@host")
-        username, password = unquote(user_raw), unquote(pass_raw)
+        if colon and given_password is not None:
+            raise SpecError(original, "the password is given twice: in the URL and separately")
+        if not colon and given_password is None:
+            raise SpecError(
+                original,
+                (
+                    "a user name needs a password too: user:password@host "
+                    "(or user@host with password_env in the config file)"
+                ),
+            )
+        username = unquote(user_raw)
+        password = unquote(pass_raw) if colon else given_password
         if not username:
             raise SpecError(original, "the user name before ':' is empty")
     else:
+        if given_password is not None:
+            raise SpecError(original, "a password needs a user name in the URL: user@host")
         hostport = authority
     if not hostport:
         raise SpecError(original, "the host is missing")
@@ -311,7 +346,7 @@ def parse_spec(
         if name is None:
             endpoint_name = derive_name(host, port if port is not None else _DEFAULT_PORTS[scheme])
         elif len(ports) > 1:
-            endpoint_name = f"{name}-{index}"
+            endpoint_name = f"{name}-{index + first_number - 1}"
         else:
             endpoint_name = name
         endpoints.append(replace(base, name=endpoint_name, port=port))

@@ -440,7 +440,7 @@ async def test_off_screen_rows_are_drawn_when_scrolled_into_view(
         await pilot.press("ctrl+end")
         await pilot.pause(0.1)
         (line,) = [line for line in table_lines(app) if "b-59" in line]
-        assert line.split()[:4] == ["◐", "NOT", "READY", "b-59"]
+        assert line.split()[:4] == ["▌◐", "NOT", "READY", "b-59"]
 
 
 async def test_updates_compute_only_the_rows_on_screen(

@@ -48,9 +48,17 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from bidi_tui import checks
-from bidi_tui import config as config_module
 from bidi_tui.cli import main
-from bidi_tui.config import ConfigError, load_config, parse_entry, save_config
+from bidi_tui.config import (
+    ENDPOINT_KEYS,
+    ConfigEditor,
+    ConfigError,
+    load_config,
+    parse_entry,
+    save_config,
+)
+from bidi_tui.config import files as config_files
+from bidi_tui.config import store as config_store
 from bidi_tui.endpoints import MASK, Endpoint, SpecError, parse_spec
 from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, ProbeResult, State
@@ -331,7 +339,9 @@ _ANY = st.recursive(
 )
 _HEADERS = st.dictionaries(
     st.sampled_from(["Authorization", "X-Farm", "Host", "Bad Name", "X-A\n", "sec-websocket-x"]),
-    st.sampled_from([f"Bearer {TOKEN}", TOKEN, f"{TOKEN}\r\nX: 1", ""]) | _ANY,
+    st.sampled_from([f"Bearer {TOKEN}", TOKEN, f"{TOKEN}\r\nX: 1", ""])
+    | st.fixed_dictionaries({"env": st.sampled_from(["GRID_TOKEN", "NOT_SET", TOKEN])})
+    | _ANY,
     max_size=3,
 )
 _ENTRY_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -343,7 +353,13 @@ _ENTRY_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "tags": st.lists(st.text(max_size=5), max_size=3) | _ANY,
     "enabled": st.booleans() | _ANY,
     "insecure": st.booleans() | _ANY,
+    # A password pasted where a variable's name belongs must not be echoed either.
+    "password_env": st.sampled_from(["GRID_PW", "NOT_SET", SECRET, TOKEN, "a b"]) | _ANY,
+    "first_number": st.integers(-1, 12) | _ANY,
 }
+
+
+ENTRY_ENVIRONMENT = {"GRID_PW": SECRET, "GRID_TOKEN": f"Bearer {TOKEN}"}
 
 
 @st.composite
@@ -360,7 +376,9 @@ def config_entries(draw: st.DrawFn) -> Any:
 def test_config_entry_gives_endpoints_or_a_config_error(entry: Any) -> None:
     warnings: list[str] = []
     try:
-        endpoints = parse_entry(entry, "endpoints.toml:7: endpoint #2", warnings)
+        endpoints = parse_entry(
+            entry, "endpoints.toml:7: endpoint #2", warnings, environ=ENTRY_ENVIRONMENT
+        )
     except ConfigError as exc:
         message = str(exc)
         assert message.startswith("endpoints.toml:7: endpoint #2: ")
@@ -373,10 +391,12 @@ def test_config_entry_gives_endpoints_or_a_config_error(entry: Any) -> None:
         assert all(isinstance(v, str) and "\n" not in v for v in endpoint.headers.values())
         assert_no_secret(endpoint.display_url, "a config endpoint's display URL")
     assert isinstance(entry, dict)
-    unknown = [key for key in entry if key not in config_module.ENDPOINT_KEYS]
-    assert len(warnings) == len(unknown)
-    for key, warning in zip(unknown, warnings, strict=True):
+    unknown = [key for key in entry if key not in ENDPOINT_KEYS]
+    numbering_ignored = "first_number" in entry and "name" not in entry
+    assert len(warnings) == len(unknown) + numbering_ignored
+    for key, warning in zip(unknown, warnings, strict=False):
         assert repr(key) in warning
+    for warning in warnings:
         one_line(warning)
 
 
@@ -480,7 +500,7 @@ def test_a_byte_order_mark_is_accepted_and_kept(tmp_path: Path) -> None:
     path.write_bytes(b'\xef\xbb\xbf# saved by Notepad\n[[endpoints]]\nurl = "h:1"\n')
     config = load_config(path)
     assert [e.name for e in config.endpoints] == ["h:1"]
-    config_module.ConfigEditor(config).add(parse_spec("new=h:2")[0])
+    ConfigEditor(config).add(parse_spec("new=h:2")[0])
     save_config(config)
     data = path.read_bytes()
     assert data.startswith(b'\xef\xbb\xbf# saved by Notepad\n[[endpoints]]\nurl = "h:1"\n')
@@ -718,14 +738,14 @@ def test_an_unreadable_config_exits_3_in_one_line(
     # We run as root, which reads any file: refuse the read instead.
     path = config_home / "endpoints.toml"
     path.write_text('[[endpoints]]\nurl = "h:1"\n', encoding="utf-8")
-    read_bytes = Path.read_bytes
+    open_file = os.open
 
-    def denied(self: Path) -> bytes:
-        if self == path:
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
-        return read_bytes(self)
+    def denied(file: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(file) == path:
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return open_file(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(config_files.os, "open", denied)
     monkeypatch.setattr(app_module, "run_dashboard", _must_not_run)
     code, out, err = run_cli(command, "--config", str(path))
     assert (code, out) == (3, "")
@@ -903,7 +923,7 @@ def _break_the_disk(kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch) ->
                 raise OSError(errno.EROFS, "Read-only file system")
             replace(src, dst, *args, **kwargs)
 
-        monkeypatch.setattr(config_module.os, "replace", read_only)
+        monkeypatch.setattr(config_store.os, "replace", read_only)
         return "Read-only file system"
     if kind == "full disk midway":
         fdopen = os.fdopen
@@ -914,17 +934,17 @@ def _break_the_disk(kind: str, folder: Path, monkeypatch: pytest.MonkeyPatch) ->
                 return _HalfWriter(handle)
             return handle
 
-        monkeypatch.setattr(config_module.os, "fdopen", half_written)
+        monkeypatch.setattr(config_store.os, "fdopen", half_written)
         return "No space left on device"
     assert kind == "no temp file allowed"
-    mkstemp = config_module.tempfile.mkstemp
+    mkstemp = config_files.tempfile.mkstemp
 
     def denied(*args: Any, dir: Any = None, **kwargs: Any) -> Any:
         if str(dir).startswith(ours):
             raise PermissionError(errno.EACCES, "Permission denied")
         return mkstemp(*args, dir=dir, **kwargs)
 
-    monkeypatch.setattr(config_module.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(config_files.tempfile, "mkstemp", denied)
     return "Permission denied"
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bidi_tui import config as config_module
 from bidi_tui.config import (
     NEW_FILE_HEADER,
     Config,
@@ -21,9 +20,11 @@ from bidi_tui.config import (
     load_config,
     render,
     save_config,
-    with_defaults,
 )
+from bidi_tui.config import files as config_files
+from bidi_tui.config import store as config_store
 from bidi_tui.endpoints import Endpoint, parse_spec
+from bidi_tui.settings import Settings
 
 
 def write(path: Path, text: str) -> Path:
@@ -101,12 +102,17 @@ def test_valid_file_gives_defaults_and_every_endpoint(cfg: Path) -> None:
     assert ff.tags == ("firefox", "linux")
     assert ff.enabled and not ff.insecure
     assert ff.interval is None and ff.timeout is None
-    assert with_defaults(ff, config.defaults) == (10.0, 2.5)
+    settings = Settings(
+        default_interval=config.defaults.interval, default_timeout=config.defaults.timeout
+    )
+    assert (settings.interval(ff), settings.timeout(ff)) == (10.0, 2.5)
 
     assert [e.port for e in (farm1, farm2, farm3)] == [9300, 9301, 9302]
     assert {e.host for e in (farm1, farm2, farm3)} == {"10.0.0.5"}
     assert all(e.interval == 30.0 and e.timeout == 1.0 for e in (farm1, farm2, farm3))
-    assert with_defaults(farm2, config.defaults) == (30.0, 1.0)
+    assert (settings.interval(farm2), settings.timeout(farm2)) == (30.0, 1.0)
+    cli = replace(settings, cli_interval=1.0)  # the command line wins over the endpoint
+    assert (cli.interval(farm2), cli.timeout(farm2)) == (1.0, 1.0)
 
     assert grid.url == "wss://grid.example:4444/session/abc/se/bidi"
     assert dict(grid.headers) == {"Authorization": "Bearer t0ken", "X-Team": "qa"}
@@ -390,10 +396,7 @@ def test_add_appends_and_leaves_the_rest_untouched(cfg: Path) -> None:
     config = load_farm(cfg)
     ConfigEditor(config).add(one("new=127.0.0.1:1"))
     text = saved(config)
-    assert text.startswith(FARM)
-    assert text[len(FARM) :].strip() == (
-        '[[endpoints]]\nname = "new"\nurl = "ws://127.0.0.1:1/session"'
-    )
+    assert text == FARM + '\n[[endpoints]]\nname = "new"\nurl = "ws://127.0.0.1:1/session"\n'
     assert [e.name for e in load_config(cfg).endpoints] == [
         "ff-1",
         "cd-1",
@@ -528,7 +531,7 @@ def test_add_to_an_inline_endpoints_array_writes_valid_toml(cfg: Path) -> None:
     assert [e.name for e in load_config(cfg).endpoints] == ["a:1", "b", "n"]
 
 
-def test_explode_in_an_inline_endpoints_array_writes_valid_toml(cfg: Path) -> None:
+def test_splitting_a_range_in_an_inline_endpoints_array_writes_valid_toml(cfg: Path) -> None:
     config = load_config(
         write(cfg, 'endpoints = [{ url = "a:1" }, { url = "h:5-7", name = "r" }]\n')
     )
@@ -550,24 +553,25 @@ def test_replace_in_an_inline_endpoints_array(cfg: Path) -> None:
     assert by_name(reloaded, "b").timeout == 2.0
 
 
-def test_replacing_a_range_member_explodes_the_range(cfg: Path) -> None:
+def test_replacing_a_range_member_splits_the_range_around_it(cfg: Path) -> None:
     config = load_farm(cfg)
     cd2 = by_name(config, "cd-2")
     ConfigEditor(config).replace("cd-2", replace(cd2, timeout=1.5, tags=("chrome",)))
     text = saved(config)
-    # Untouched entries keep their text and comments.
-    assert text.startswith("# My farm\n[defaults]\ninterval = 10  # slow down\n\n" + FF_BLOCK)
-    assert "# the chrome range\n[[endpoints]]\n" in text
-    assert text.endswith(LAST_BLOCK)
-    assert "9515-9517" not in text
+    # Untouched entries keep their text and comments; the range's comments stay on its
+    # first piece, and each piece is written in the entry's short form.
+    assert text == FARM.replace(
+        CD_BLOCK,
+        "# the chrome range\n"
+        '[[endpoints]]\nname = "cd-1"\nurl = "127.0.0.1:9515"  # three drivers\n\n'
+        '[[endpoints]]\nname = "cd-2"\nurl = "127.0.0.1:9516"\ntimeout = 1.5\ntags = ["chrome"]\n\n'
+        '[[endpoints]]\nname = "cd-3"\nurl = "127.0.0.1:9517"\n',
+    )
     reloaded = load_config(cfg)
     assert [e.name for e in reloaded.endpoints] == ["ff-1", "cd-1", "cd-2", "cd-3", "last"]
     assert [e.port for e in reloaded.endpoints[1:4]] == [9515, 9516, 9517]
     assert by_name(reloaded, "cd-2").timeout == 1.5
-    assert by_name(reloaded, "cd-2").tags == ("chrome",)
     assert by_name(reloaded, "cd-1").timeout is None
-    assert by_name(reloaded, "cd-3").tags == ()
-    # One table each now.
     assert reloaded.origins == {"ff-1": 0, "cd-1": 1, "cd-2": 2, "cd-3": 3, "last": 4}
     assert config.origins == reloaded.origins
 
@@ -592,7 +596,7 @@ def test_removing_a_range_member_keeps_the_others(cfg: Path) -> None:
     assert [e.name for e in load_config(cfg).endpoints] == ["ff-1", "cd-1", "last"]
 
 
-def test_exploding_a_range_keeps_the_comment_above_the_next_entry(cfg: Path) -> None:
+def test_splitting_a_range_keeps_the_comment_above_the_next_entry(cfg: Path) -> None:
     config = load_farm(cfg)
     ConfigEditor(config).remove("cd-2")
     assert "# the last one\n" + LAST_BLOCK in saved(config)
@@ -704,7 +708,7 @@ def test_failing_rename_leaves_the_original_and_no_temp_file(
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(config_module.os, "replace", broken_replace)
+    monkeypatch.setattr(config_store.os, "replace", broken_replace)
     with pytest.raises(ConfigSaveError) as caught:
         save_config(config)
     assert str(caught.value) == (
@@ -729,7 +733,7 @@ def test_failing_write_midway_leaves_the_original_and_no_temp_file(
     def broken_fsync(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(config_module.os, "fsync", broken_fsync)
+    monkeypatch.setattr(config_store.os, "fsync", broken_fsync)
     with pytest.raises(ConfigSaveError, match="No space left on device"):
         save_config(config)
     assert cfg.read_bytes() == before
@@ -745,7 +749,7 @@ def test_unwritable_folder_gives_a_clear_error(cfg: Path, monkeypatch: pytest.Mo
     def denied(*args: object, **kwargs: object) -> tuple[int, str]:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(config_module.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(config_files.tempfile, "mkstemp", denied)
     with pytest.raises(ConfigSaveError) as caught:
         save_config(config)
     assert str(caught.value) == (
@@ -812,3 +816,28 @@ def test_save_refuses_a_file_created_since_it_was_found_missing(cfg: Path) -> No
 
 def test_a_save_error_is_a_config_error() -> None:
     assert issubclass(ConfigSaveError, ConfigError)
+
+
+def test_an_endpoint_added_without_a_name_saves_a_file_that_loads(cfg: Path) -> None:
+    # Its name is derived (host:port), which is no valid name to write: none is written.
+    config = load_farm(cfg)
+    editor = ConfigEditor(config)
+    editor.add(one("127.0.0.1:7001"))
+    editor.add(one("wss://grid.example/session"))
+    text = saved(config)
+    assert text.endswith(
+        '\n[[endpoints]]\nurl = "ws://127.0.0.1:7001/session"\n'
+        '\n[[endpoints]]\nurl = "wss://grid.example/session"\n'
+    )
+    assert [e.name for e in load_config(cfg).endpoints][-2:] == [
+        "127.0.0.1:7001",
+        "grid.example:443",
+    ]
+
+
+def test_clearing_a_name_removes_it_from_the_file(cfg: Path) -> None:
+    config = load_farm(cfg)
+    last = by_name(config, "last")
+    ConfigEditor(config).replace("last", last.with_name(last.derived_name))
+    assert saved(config) == FARM.replace('name = "last"  # keep me\n', "")
+    assert [e.name for e in load_config(cfg).endpoints][-1] == "10.0.0.1:9222"
