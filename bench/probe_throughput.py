@@ -274,28 +274,28 @@ async def run_check_all_close_no_wait(
     urls: list[str], endpoints: list[Endpoint], rounds: int
 ) -> dict[str, Any]:
     """check_all() sending the close frame but not waiting for the close handshake."""
-    import bidi_tui.probe
+    import bidi_tui.probe.transport
 
-    polite = bidi_tui.probe._close_quietly
-    bidi_tui.probe._close_quietly = _close_frame_no_wait
+    polite = bidi_tui.probe.transport._close_quietly
+    bidi_tui.probe.transport._close_quietly = _close_frame_no_wait
     try:
         return await run_check_all(urls, endpoints, rounds)
     finally:
-        bidi_tui.probe._close_quietly = polite
+        bidi_tui.probe.transport._close_quietly = polite
 
 
 async def run_check_all_abort(
     urls: list[str], endpoints: list[Endpoint], rounds: int
 ) -> dict[str, Any]:
     """check_all() with the polite close handshake replaced by a TCP abort (what it costs)."""
-    import bidi_tui.probe
+    import bidi_tui.probe.transport
 
-    polite = bidi_tui.probe._close_quietly
-    bidi_tui.probe._close_quietly = _abort_instead_of_close
+    polite = bidi_tui.probe.transport._close_quietly
+    bidi_tui.probe.transport._close_quietly = _abort_instead_of_close
     try:
         return await run_check_all(urls, endpoints, rounds)
     finally:
-        bidi_tui.probe._close_quietly = polite
+        bidi_tui.probe.transport._close_quietly = polite
 
 
 INTERLEAVED: list[tuple[str, Work]] = [

@@ -1,0 +1,201 @@
+"""Mapping what went wrong on the way to an answer to an error kind, a detail and a hint.
+
+Each function takes an exception (or an HTTP status) raised while connecting, upgrading or
+reading, and says what it means for the operator: which kind of failure, in one line, and
+what to try.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidMessage
+from websockets.frames import CloseCode
+
+from bidi_tui.endpoints import Endpoint, mask_spec
+from bidi_tui.model import ErrorKind, Phase, ProbeError
+from bidi_tui.probe.answer import MAX_MESSAGE_SIZE, _short
+
+# What TLS servers answer a plain HTTP request with (Go, nginx): the port wants wss://.
+_PLAIN_TO_TLS_RE = re.compile(rb"http request (was )?sent to (an )?https|to an https server", re.I)
+WSS_HINT = "the port speaks TLS: use wss:// instead of ws://"
+
+
+def _http_status_error(
+    status: int, reason: str, endpoint: Endpoint, headers: Headers | None = None, body: bytes = b""
+) -> ProbeError:
+    hint: str | None
+    if not endpoint.secure and _PLAIN_TO_TLS_RE.search(body[:4096]):
+        return ProbeError(
+            ErrorKind.TLS,
+            f"HTTP {status} {reason}".rstrip() + ": the server expects TLS on this port",
+            hint=WSS_HINT,
+            phase=Phase.HANDSHAKE,
+        )
+    if status == 404:
+        hint = "wrong path: BiDi endpoints usually live at /session, e.g. ws://HOST:PORT/session"
+    elif status == 400:
+        hint = (
+            "Firefox refuses a Host header that is not an IP or localhost: start it with "
+            "--remote-allow-hosts, or use the IP address"
+        )
+    elif status in (401, 403):
+        hint = "authentication failed or missing: set user:password@ in the URL or a header"
+    elif status == 200:
+        hint = "an HTTP server answered, not a WebSocket endpoint; check the port and path"
+    elif status in (301, 302, 303, 307, 308):
+        hint = "redirects are not followed; use the final URL"
+        location = None if headers is None else headers.get("Location")
+        if location:
+            hint += f" (it points to {_short(mask_spec(location), 80)})"
+    elif status in (502, 504):
+        hint = "a proxy or gateway could not reach the browser behind it; is the browser up?"
+    elif status == 503:
+        hint = "the service is unavailable (starting, overloaded, or a proxy with no backend)"
+    elif status >= 500:
+        hint = "the server failed; check its logs"
+    else:
+        hint = None
+    return ProbeError(
+        ErrorKind.HTTP_STATUS,
+        f"HTTP {status} {reason}".rstrip() + " instead of a WebSocket upgrade",
+        hint=hint,
+        phase=Phase.HANDSHAKE,
+    )
+
+
+def _closed_error(exc: ConnectionClosed, phase: Phase) -> ProbeError:
+    sent = exc.sent
+    if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+        return ProbeError(
+            ErrorKind.TOO_LARGE,
+            f"answer exceeded the {MAX_MESSAGE_SIZE // 1024} KiB message limit",
+            hint="this is not a plain session.status answer; check the endpoint",
+            phase=phase,
+        )
+    if (
+        sent is not None
+        and not exc.rcvd_then_sent
+        and sent.code in (CloseCode.PROTOCOL_ERROR, CloseCode.INVALID_DATA)
+    ):
+        return ProbeError(
+            ErrorKind.PROTOCOL,
+            f"broke the WebSocket protocol ({sent.reason or sent.code}); closed with {sent.code}",
+            phase=phase,
+        )
+    received = exc.rcvd
+    hint: str | None
+    if received is None:
+        detail = "connection dropped without a close frame"
+        hint = "the process behind the port crashed or a proxy cut the connection"
+    else:
+        reason = f" {_short(received.reason, 80)!r}" if received.reason else ""
+        detail = f"closed by the server with code {received.code}{reason}"
+        hint = _CLOSE_HINTS.get(received.code)
+    return ProbeError(ErrorKind.CLOSED, detail + " before answering", hint=hint, phase=phase)
+
+
+_CLOSE_HINTS: dict[int, str] = {
+    CloseCode.NORMAL_CLOSURE: "the endpoint closed the connection instead of answering "
+    "session.status; check the path",
+    CloseCode.GOING_AWAY: "the browser or driver is shutting down or restarting",
+    CloseCode.POLICY_VIOLATION: "the endpoint refused this client; check credentials and "
+    "allowed hosts",
+    CloseCode.INTERNAL_ERROR: "the endpoint hit an internal error; check the browser's or "
+    "driver's logs",
+    CloseCode.SERVICE_RESTART: "the browser or driver is restarting; it should be back soon",
+    CloseCode.TRY_AGAIN_LATER: "the endpoint is overloaded; it asks to try again later",
+}
+
+
+INSECURE_HINT = "mark the endpoint insecure = true only if you trust this network"
+
+
+def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ProbeError:
+    reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+    hint: str | None
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        code = getattr(exc, "verify_code", None)
+        if code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
+            hint = "renew the server's certificate, or check the clock of either machine"
+        elif code == 9:  # X509_V_ERR_CERT_NOT_YET_VALID
+            hint = "check the clock of either machine; the certificate is not valid yet"
+        elif code == 62 or "mismatch" in str(reason):  # X509_V_ERR_HOSTNAME_MISMATCH
+            hint = f"the certificate does not name {endpoint.host!r}; use a name it lists"
+        else:
+            hint = INSECURE_HINT
+    elif "WRONG_VERSION_NUMBER" in str(exc) or "wrong version" in str(exc).lower():
+        reason = f"{reason} (the server's answer is not TLS)"
+        hint = "the server does not speak TLS here: try ws:// instead of wss://"
+    else:
+        hint = None
+    return ProbeError(
+        ErrorKind.TLS, f"TLS failed: {_short(reason, 200)}", hint=hint, phase=Phase.CONNECT
+    )
+
+
+def _os_error(exc: OSError, endpoint: Endpoint, phase: Phase) -> ProbeError:
+    if isinstance(exc, socket.gaierror):
+        return ProbeError(
+            ErrorKind.DNS,
+            f"cannot resolve host {endpoint.host!r}: {exc.strerror or exc}",
+            hint="check the host name, or use an IP address",
+            phase=Phase.CONNECT,
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return ProbeError(
+            ErrorKind.REFUSED,
+            f"connection refused on port {endpoint.port or ('443' if endpoint.secure else '80')}",
+            hint="nothing listens there: is the browser or driver running on that port?",
+            phase=Phase.CONNECT,
+        )
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return ProbeError(
+            ErrorKind.CLOSED, "connection reset by the server before answering", phase=phase
+        )
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return ProbeError(ErrorKind.NETWORK, f"network error: {text}", phase=phase)
+
+
+def _invalid_message_error(exc: InvalidMessage, endpoint: Endpoint) -> ProbeError:
+    """The answer to the upgrade request could not be read as HTTP."""
+    cause = exc.__cause__
+    text = str(cause or exc)
+    if isinstance(cause, EOFError) or "connection closed" in text:
+        hint = "the server accepted TCP but hung up; is this the right port?"
+        if not endpoint.secure:
+            hint += " If it serves TLS, use wss://"
+        return ProbeError(
+            ErrorKind.CLOSED,
+            "connection closed during the WebSocket handshake",
+            hint=hint,
+            phase=Phase.HANDSHAKE,
+        )
+    hint = "the port serves something else, not a WebSocket endpoint"
+    if not endpoint.secure:
+        hint += " (a TLS port needs wss://)"
+    return ProbeError(
+        ErrorKind.PROTOCOL,
+        f"not an HTTP answer to the WebSocket upgrade: {_short(text)}",
+        hint=hint,
+        phase=Phase.HANDSHAKE,
+    )
+
+
+def _timeout_hint(phase: Phase, endpoint: Endpoint) -> str:
+    if phase is Phase.CONNECT:
+        if endpoint.secure:
+            return (
+                "no TCP or TLS connection: the host is down, a firewall drops packets, "
+                "or the server does not speak TLS (try ws://)"
+            )
+        return "no TCP connection: the host is down or a firewall drops packets"
+    if phase is Phase.HANDSHAKE:
+        return (
+            "TCP was accepted but the WebSocket upgrade never finished; "
+            "is the path right (ChromeDriver and Firefox use /session)?"
+        )
+    return "the endpoint accepted the WebSocket but never answered session.status"
