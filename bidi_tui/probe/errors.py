@@ -185,8 +185,16 @@ def _invalid_message_error(exc: InvalidMessage, endpoint: Endpoint) -> ProbeErro
     )
 
 
-def _timeout_hint(phase: Phase, endpoint: Endpoint) -> str:
+HUNG_HINT = "the browser or driver may be hung (stopped, frozen or swamped)"
+
+
+def _timeout_hint(phase: Phase, endpoint: Endpoint, *, tcp_connected: bool = False) -> str:
     if phase is Phase.CONNECT:
+        if tcp_connected:  # so TLS never finished: a stopped process still gets TCP accepted
+            return (
+                f"TCP was accepted but the TLS handshake never finished: {HUNG_HINT}, "
+                "or the port does not speak TLS (try ws://)"
+            )
         if endpoint.secure:
             return (
                 "no TCP or TLS connection: the host is down, a firewall drops packets, "
@@ -194,8 +202,22 @@ def _timeout_hint(phase: Phase, endpoint: Endpoint) -> str:
             )
         return "no TCP connection: the host is down or a firewall drops packets"
     if phase is Phase.HANDSHAKE:
+        # The kernel accepts TCP for a stopped process too, so silence here is the
+        # likeliest sign of a hung browser; a wrong path gets a 404, not silence.
         return (
-            "TCP was accepted but the WebSocket upgrade never finished; "
+            f"TCP was accepted but the WebSocket upgrade never finished: {HUNG_HINT}; "
             "is the path right (ChromeDriver and Firefox use /session)?"
         )
-    return "the endpoint accepted the WebSocket but never answered session.status"
+    return f"the endpoint accepted the WebSocket but never answered session.status: {HUNG_HINT}"
+
+
+def _lookup_timeout_error(endpoint: Endpoint, deadline_s: float) -> ProbeError:
+    """The system resolver gave no answer for the host name by the deadline."""
+    return ProbeError(
+        ErrorKind.DNS,
+        f"cannot resolve host {endpoint.host!r}: no answer from the resolver within "
+        f"{deadline_s:g} s",
+        hint="the DNS server does not answer: check /etc/resolv.conf and the network, "
+        "or use an IP address",
+        phase=Phase.CONNECT,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import ssl
 import time
 from datetime import UTC, datetime
@@ -49,10 +50,12 @@ from bidi_tui.probe.errors import (
     _closed_error,
     _http_status_error,
     _invalid_message_error,
+    _lookup_timeout_error,
     _os_error,
     _timeout_hint,
     _tls_error,
 )
+from bidi_tui.probe.resolve import resolve
 
 DEFAULT_TIMEOUT = 5.0
 # How long closing waits for the server's close frame after the answer; then TCP is dropped.
@@ -88,17 +91,57 @@ class _ProbeConnection(ClientConnection):
 
 
 class _ProbeConnect(connect):
-    """``connect`` that follows no redirects and records when TCP (and TLS) is up."""
+    """``connect`` that follows no redirects, looks the host up with a deadline (on
+    bidi_tui.probe.resolve, not the loop's executor) and records when each step is done."""
 
-    tcp_ready_at: float | None = None
+    lookup_started_at: float | None = None
+    resolved_at: float | None = None
+    tcp_connected_at: float | None = None  # TCP up, before any TLS
+    tcp_ready_at: float | None = None  # TCP and TLS up
 
     def process_redirect(self, exc: Exception) -> Exception | str:
         return exc
 
     async def open_tcp_connection(self) -> ClientConnection:
-        connection = await super().open_tcp_connection()
+        kwargs = self.create_connection_kwargs
+        if self.proxy is None and kwargs.get("sock") is None:
+            kwargs["sock"] = sock = await self._open_socket()
+            try:
+                connection = await super().open_tcp_connection()
+            except BaseException:
+                sock.close()
+                raise
+            finally:
+                del kwargs["sock"]
+        else:
+            connection = await super().open_tcp_connection()
         self.tcp_ready_at = time.perf_counter()
         return connection
+
+    async def _open_socket(self) -> socket.socket:
+        """A TCP socket connected to the first address of the host that takes it."""
+        host, port = self.ws_uri.host, self.ws_uri.port
+        self.lookup_started_at = time.perf_counter()
+        addresses = await resolve(host, port)
+        self.resolved_at = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        failures: list[OSError] = []
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+            except OSError as exc:
+                sock.close()
+                failures.append(exc)
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            self.tcp_connected_at = time.perf_counter()
+            return sock
+        # The first address's failure says what is wrong; the others were fallbacks.
+        raise failures[0] if failures else OSError(f"no address for {host!r}")
 
 
 def _ssl_context(endpoint: Endpoint) -> ssl.SSLContext | None:
@@ -322,13 +365,16 @@ async def probe(
             answer, raw = await _ask_status(connection, request_id)
             answered_at = time.perf_counter()
     except TimeoutError:
+        if connector is not None and connector.lookup_started_at and not connector.resolved_at:
+            return finish_error(_lookup_timeout_error(endpoint, deadline_s))
         if connector is None or connector.tcp_ready_at is None:
             phase = Phase.CONNECT
+        tcp_up = connector is not None and connector.tcp_connected_at is not None
         return finish_error(
             ProbeError(
                 ErrorKind.TIMEOUT,
                 f"no answer within {deadline_s:g} s ({phase.value} phase)",
-                hint=_timeout_hint(phase, endpoint),
+                hint=_timeout_hint(phase, endpoint, tcp_connected=tcp_up),
                 phase=phase,
             )
         )
