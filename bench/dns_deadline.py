@@ -9,7 +9,7 @@ query) and runs each variant in a private mount namespace (``unshare -m``) whose
 touched and no query leaves the machine. Variants:
 
 - ``default``: the event loop's getaddrinfo (its default executor), what asyncio does alone;
-- ``threads``: a bounded dedicated executor (bidi_tui.probe.resolve.Resolver: 64 daemon
+- ``threads``: a bounded dedicated executor (bidi_tui.probe.resolve.Resolver: 32 daemon
   threads, one lookup per name at a time, never joined at exit);
 - ``aiodns``: c-ares through aiodns, when importable (``pip install aiodns``);
 - ``bidi-tui``: what the probe uses (bidi_tui.probe.resolve.resolve): c-ares through

@@ -47,7 +47,7 @@ from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.model import State
 from bidi_tui.probe import CLOSE_GRACE, MAX_MESSAGE_SIZE, USER_AGENT, HeldConnection, probe
 
-CONCURRENCY = 256  # bidi_tui.checks.DEFAULT_CONCURRENCY, also used for every variant here
+CONCURRENCY = 256  # checks in flight, the same for every variant here
 TIMEOUT = 5.0
 REUSE_ROUNDS = 5
 WORKER_TIMEOUT = 600.0

@@ -206,17 +206,16 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 10000),
-    default=256,
-    show_default=True,
-    help="Checks in flight at once.",
+    type=click.IntRange(1, 100000),
+    help="Checks in flight at once [default: every endpoint, as far as the open-file "
+    "limit allows].",
 )
 def check(
     endpoints: tuple[str, ...],
     config_path: Path | None,
     timeout: float | None,
     as_json: bool,
-    concurrency: int,
+    concurrency: int | None,
 ) -> None:
     """Check every ENDPOINT once with BiDi session.status, concurrently, and exit.
 
@@ -232,6 +231,7 @@ def check(
     checked_at (ISO 8601, UTC) and error (null or {kind, detail, hint}).
     """
     from bidi_tui.checks import check_all, exit_code
+    from bidi_tui.limits import plan_descriptors, raise_open_file_limit
 
     timeout = _timeout_option(timeout)
     config, selected = load_endpoints(
@@ -256,7 +256,11 @@ def check(
         selected = [
             e if e.timeout is not None else replace(e, timeout=default_timeout) for e in selected
         ]
-    results = asyncio.run(check_all(selected, timeout=timeout, concurrency=concurrency))
+    raise_open_file_limit()
+    plan = plan_descriptors(concurrency or len(selected), endpoints=len(selected))
+    if plan.warning:
+        click.echo(f"warning: {plan.warning}", err=True)
+    results = asyncio.run(check_all(selected, timeout=timeout, concurrency=plan.concurrency))
     wall = time.perf_counter() - started
     if as_json:
         click.echo(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))

@@ -7,6 +7,7 @@ what to try.
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import ssl
@@ -155,6 +156,14 @@ def _os_error(exc: OSError, endpoint: Endpoint, phase: Phase) -> ProbeError:
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
         return ProbeError(
             ErrorKind.CLOSED, "connection reset by the server before answering", phase=phase
+        )
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return ProbeError(
+            ErrorKind.NETWORK,
+            f"this machine could not open a socket: {exc.strerror or exc}",
+            hint="a local limit, not the endpoint: raise the open-file limit (ulimit -n) "
+            "or check fewer endpoints at once (--concurrency)",
+            phase=phase,
         )
     text = exc.strerror or str(exc) or type(exc).__name__
     return ProbeError(ErrorKind.NETWORK, f"network error: {text}", phase=phase)

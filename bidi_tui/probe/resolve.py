@@ -26,7 +26,7 @@ from typing import Any
 
 # Lookup threads at most: each stuck one costs a thread and one UDP socket until the
 # system resolver gives up; the file-descriptor budget (bidi_tui.limits) counts them.
-LOOKUP_THREADS = 64
+LOOKUP_THREADS = 32
 
 AddressInfo = tuple[
     socket.AddressFamily, socket.SocketKind, int, str, tuple[str, int] | tuple[str, int, int, int]
