@@ -12,8 +12,9 @@ import re
 import socket
 import ssl
 
+from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidMessage
+from websockets.exceptions import ConnectionClosed, InvalidMessage, TooManyFragments
 from websockets.frames import CloseCode
 
 from bidi_tui.endpoints import Endpoint, mask_spec
@@ -70,6 +71,14 @@ def _http_status_error(
 
 def _closed_error(exc: ConnectionClosed, phase: Phase) -> ProbeError:
     sent = exc.sent
+    if isinstance(exc.__cause__, TooManyFragments):
+        return ProbeError(
+            ErrorKind.TOO_LARGE,
+            f"answer came in over {MAX_FRAGMENTS} fragments, the limit for one message",
+            hint="a session.status answer fits in one frame; this endpoint (or a proxy in "
+            "between) cuts it into tiny pieces",
+            phase=phase,
+        )
     if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
         return ProbeError(
             ErrorKind.TOO_LARGE,
@@ -115,8 +124,17 @@ _CLOSE_HINTS: dict[int, str] = {
 INSECURE_HINT = "mark the endpoint insecure = true only if you trust this network"
 
 
-def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ProbeError:
+CLIENT_CERTIFICATE_HINT = (
+    "the server demands a client certificate, which bidi-tui does not send; "
+    "let this client in without one, or check through a proxy that holds it"
+)
+
+
+def _tls_error(exc: ssl.SSLError, endpoint: Endpoint, *, late: bool = False) -> ProbeError:
+    """``late``: the alert came after the handshake (TLS 1.3 servers check a client
+    certificate then)."""
     reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+    text = str(exc).upper()
     hint: str | None
     if isinstance(exc, ssl.SSLCertVerificationError):
         code = getattr(exc, "verify_code", None)
@@ -128,13 +146,21 @@ def _tls_error(exc: ssl.SSLError, endpoint: Endpoint) -> ProbeError:
             hint = f"the certificate does not name {endpoint.host!r}; use a name it lists"
         else:
             hint = INSECURE_HINT
+    elif "CERTIFICATE_REQUIRED" in text:
+        hint = CLIENT_CERTIFICATE_HINT
+    elif "HANDSHAKE_FAILURE" in text:
+        hint = (
+            "the server refused the TLS handshake: it may demand a client certificate "
+            "(which bidi-tui does not send), or share no TLS version or cipher with it"
+        )
     elif "WRONG_VERSION_NUMBER" in str(exc) or "wrong version" in str(exc).lower():
         reason = f"{reason} (the server's answer is not TLS)"
         hint = "the server does not speak TLS here: try ws:// instead of wss://"
     else:
         hint = None
+    when = " after the handshake" if late else ""
     return ProbeError(
-        ErrorKind.TLS, f"TLS failed: {_short(reason, 200)}", hint=hint, phase=Phase.CONNECT
+        ErrorKind.TLS, f"TLS failed{when}: {_short(reason, 200)}", hint=hint, phase=Phase.CONNECT
     )
 
 
@@ -177,6 +203,8 @@ def _invalid_message_error(exc: InvalidMessage, endpoint: Endpoint) -> ProbeErro
         hint = "the server accepted TCP but hung up; is this the right port?"
         if not endpoint.secure:
             hint += " If it serves TLS, use wss://"
+        else:  # some TLS servers refuse a missing client certificate this way, without a word
+            hint += " Does it demand a client certificate (bidi-tui sends none)?"
         return ProbeError(
             ErrorKind.CLOSED,
             "connection closed during the WebSocket handshake",
