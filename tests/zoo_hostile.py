@@ -206,7 +206,7 @@ HOSTILE: tuple[ZooCase, ...] = (
         "http-huge-header", "prompt",
         f"a 101 with a {HUGE_HEADER_BYTES // 1024} KiB header line, kept open",
         kept_open_answer(HTTP_HUGE_HEADER), kinds=(E.PROTOCOL,), phase=P.HANDSHAKE,
-        detail=("line",),
+        detail=("oversized",), hint="headers",
     ),
     ZooCase(
         "http-999-kept-open", "prompt", "HTTP status 999, kept open",

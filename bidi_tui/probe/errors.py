@@ -14,7 +14,12 @@ import ssl
 
 from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidMessage, TooManyFragments
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidMessage,
+    SecurityError,
+    TooManyFragments,
+)
 from websockets.frames import CloseCode
 
 from bidi_tui.endpoints import Endpoint, mask_spec
@@ -209,6 +214,13 @@ def _invalid_message_error(exc: InvalidMessage, endpoint: Endpoint) -> ProbeErro
             ErrorKind.CLOSED,
             "connection closed during the WebSocket handshake",
             hint=hint,
+            phase=Phase.HANDSHAKE,
+        )
+    if isinstance(cause, SecurityError):
+        return ProbeError(
+            ErrorKind.PROTOCOL,
+            f"oversized answer to the WebSocket upgrade: {_short(text)}",
+            hint="the server or a proxy in between sends HTTP headers past any sane size",
             phase=Phase.HANDSHAKE,
         )
     hint = "the port serves something else, not a WebSocket endpoint"
