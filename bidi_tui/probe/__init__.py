@@ -1,7 +1,8 @@
 """The BiDi ``session.status`` probe: one check of one endpoint, with an exact error taxonomy.
 
-``transport`` runs the check, ``answer`` reads the answer, ``errors`` maps failures to error
-kinds with hints. The result types live in :mod:`bidi_tui.model`.
+``transport`` runs the check on the websockets classes of ``connection``, ``resolve`` looks
+host names up within its deadline, ``answer`` reads the answer, ``errors`` maps failures to
+error kinds with hints. The result types live in :mod:`bidi_tui.model`.
 """
 
 from bidi_tui.probe.answer import (
