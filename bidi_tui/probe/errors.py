@@ -42,7 +42,9 @@ def _http_status_error(
             hint=WSS_HINT,
             phase=Phase.HANDSHAKE,
         )
-    if status == 404:
+    # ChromeDriver says why it refused an upgrade (a path it does not serve) in this header.
+    rejected = None if headers is None else headers.get("X-WebSocket-Reject-Reason")
+    if status == 404 or (rejected and "path" in rejected.lower()):
         hint = "wrong path: BiDi endpoints usually live at /session, e.g. ws://HOST:PORT/session"
     elif status == 400:
         hint = (
@@ -66,9 +68,10 @@ def _http_status_error(
         hint = "the server failed; check its logs"
     else:
         hint = None
+    because = f" ({_short(rejected, 80)})" if rejected else ""
     return ProbeError(
         ErrorKind.HTTP_STATUS,
-        f"HTTP {status} {reason}".rstrip() + " instead of a WebSocket upgrade",
+        f"HTTP {status} {reason}".rstrip() + f" instead of a WebSocket upgrade{because}",
         hint=hint,
         phase=Phase.HANDSHAKE,
     )
