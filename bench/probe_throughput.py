@@ -48,7 +48,7 @@ from bidi_tui.model import State
 from bidi_tui.probe import CLOSE_GRACE, MAX_MESSAGE_SIZE, USER_AGENT, HeldConnection, probe
 from bidi_tui.settings import Settings
 
-CONCURRENCY = 256  # bidi_tui.checks.DEFAULT_CONCURRENCY, also used for every variant here
+CONCURRENCY = 256  # checks in flight, the same for every variant here
 TIMEOUT = 5.0
 REUSE_ROUNDS = 5
 WORKER_TIMEOUT = 600.0
@@ -277,28 +277,28 @@ async def run_check_all_close_no_wait(
     urls: list[str], endpoints: list[Endpoint], rounds: int
 ) -> dict[str, Any]:
     """check_all() sending the close frame but not waiting for the close handshake."""
-    import bidi_tui.probe
+    import bidi_tui.probe.transport
 
-    polite = bidi_tui.probe._close_quietly
-    bidi_tui.probe._close_quietly = _close_frame_no_wait
+    polite = bidi_tui.probe.transport._close_quietly
+    bidi_tui.probe.transport._close_quietly = _close_frame_no_wait
     try:
         return await run_check_all(urls, endpoints, rounds)
     finally:
-        bidi_tui.probe._close_quietly = polite
+        bidi_tui.probe.transport._close_quietly = polite
 
 
 async def run_check_all_abort(
     urls: list[str], endpoints: list[Endpoint], rounds: int
 ) -> dict[str, Any]:
     """check_all() with the polite close handshake replaced by a TCP abort (what it costs)."""
-    import bidi_tui.probe
+    import bidi_tui.probe.transport
 
-    polite = bidi_tui.probe._close_quietly
-    bidi_tui.probe._close_quietly = _abort_instead_of_close
+    polite = bidi_tui.probe.transport._close_quietly
+    bidi_tui.probe.transport._close_quietly = _abort_instead_of_close
     try:
         return await run_check_all(urls, endpoints, rounds)
     finally:
-        bidi_tui.probe._close_quietly = polite
+        bidi_tui.probe.transport._close_quietly = polite
 
 
 INTERLEAVED: list[tuple[str, Work]] = [

@@ -6,24 +6,27 @@ import asyncio
 from collections.abc import Sequence
 
 from bidi_tui.endpoints import Endpoint
+from bidi_tui.limits import plan_descriptors
 from bidi_tui.model import ProbeResult, State
 from bidi_tui.probe import probe
 from bidi_tui.settings import Settings
-
-DEFAULT_CONCURRENCY = 256
 
 
 async def check_all(
     endpoints: Sequence[Endpoint],
     *,
     settings: Settings | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int | None = None,
     proxy: str | None = None,
 ) -> list[ProbeResult]:
-    """Probe every endpoint concurrently (at most ``concurrency`` in flight), each with the
-    timeout ``settings`` gives it. Results come back in input order."""
+    """Probe every endpoint concurrently, each with the timeout ``settings`` gives it: all
+    at once by default, at most ``concurrency`` in flight when given, and never more than
+    the open-file limit leaves room for (:func:`bidi_tui.limits.plan_descriptors`; the
+    caller says so to the operator). Results come back in input order."""
     settings = settings or Settings()
-    gate = asyncio.Semaphore(max(1, concurrency))
+    requested = len(endpoints) if concurrency is None else concurrency
+    plan = plan_descriptors(requested, endpoints=len(endpoints))
+    gate = asyncio.Semaphore(plan.concurrency)
 
     async def one(index: int, endpoint: Endpoint) -> ProbeResult:
         async with gate:

@@ -221,17 +221,16 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 10000),
-    default=256,
-    show_default=True,
-    help="Checks in flight at once.",
+    type=click.IntRange(1, 100000),
+    help="Checks in flight at once [default: every endpoint, as far as the open-file "
+    "limit allows].",
 )
 def check(
     endpoints: tuple[str, ...],
     config_path: Path | None,
     timeout: float | None,
     as_json: bool,
-    concurrency: int,
+    concurrency: int | None,
 ) -> None:
     """Check every ENDPOINT once with BiDi session.status, concurrently, and exit.
 
@@ -247,6 +246,7 @@ def check(
     checked_at (ISO 8601, UTC) and error (null or {kind, detail, hint}).
     """
     from bidi_tui.checks import check_all, exit_code
+    from bidi_tui.limits import plan_descriptors, raise_open_file_limit
 
     timeout = _timeout_option(timeout)
     config, selected = load_endpoints(
@@ -269,7 +269,11 @@ def check(
     if config is not None:
         settings = replace(settings, default_timeout=config.defaults.timeout)
     started = time.perf_counter()
-    results = asyncio.run(check_all(selected, settings=settings, concurrency=concurrency))
+    raise_open_file_limit()
+    plan = plan_descriptors(concurrency or len(selected), endpoints=len(selected))
+    if plan.warning:
+        click.echo(f"warning: {plan.warning}", err=True)
+    results = asyncio.run(check_all(selected, settings=settings, concurrency=plan.concurrency))
     wall = time.perf_counter() - started
     if as_json:
         click.echo(strict_json_dumps([r.to_json() for r in results], indent=2))

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from bidi_tui.endpoints import Endpoint
+from bidi_tui.limits import plan_descriptors
 from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
 from bidi_tui.probe import HeldConnection, probe
 from bidi_tui.settings import Settings
@@ -182,7 +183,11 @@ class Engine:
         self.stats = EngineStats()
         self._probe = probe_function or default_probe
         self._rng = rng or random.Random()
-        self._gate = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._gate = asyncio.Semaphore(self.concurrency)
+        self._held_slots = 0  # connections reuse mode may still hold (see start)
+        # Said once when the open-file limit cut checks in flight or held connections.
+        self.descriptor_warning: str | None = None
         self._watches: dict[str, Watch] = {}
         self._wakeups: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -217,7 +222,14 @@ class Engine:
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start checking every endpoint (needs a running loop)."""
+        """Start checking every endpoint (needs a running loop), with checks in flight and
+        held connections capped below the open-file limit."""
+        plan = plan_descriptors(
+            self.concurrency, endpoints=len(self._watches), reuse=self.reuse_connections
+        )
+        self._gate = asyncio.Semaphore(plan.concurrency)
+        self._held_slots = plan.held
+        self.descriptor_warning = plan.warning
         self._running = True
         for name in self._watches:
             self._spawn(name, first=True)
@@ -345,12 +357,17 @@ class Engine:
         return base * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
 
     async def _run_endpoint(self, name: str) -> None:
-        # In reuse mode this endpoint's connection lives as long as this loop.
-        held = HeldConnection() if self.reuse_connections else None
+        # In reuse mode this endpoint's connection lives as long as this loop; past the
+        # open-file limit's share, endpoints connect afresh for each check.
+        held = None
+        if self.reuse_connections and self._held_slots > 0:
+            self._held_slots -= 1
+            held = HeldConnection()
         try:
             await self._check_forever(name, held)
         finally:
             if held is not None:
+                self._held_slots += 1
                 await held.close()
 
     async def _check_forever(self, name: str, held: HeldConnection | None) -> None:

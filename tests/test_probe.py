@@ -15,14 +15,10 @@ from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection
 
 from bidi_tui.endpoints import Endpoint, parse_spec
+from bidi_tui.model import ErrorKind, Phase, ProbeError, ProbeResult, State
 from bidi_tui.probe import (
     MAX_SKIPPED_MESSAGES,
     USER_AGENT,
-    ErrorKind,
-    Phase,
-    ProbeError,
-    ProbeResult,
-    State,
     StatusAnswer,
     interpret_message,
     probe,

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Input, Static
 from bidi_tui.config import Config, ConfigError
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import CheckFinished, Engine, EngineEvent
+from bidi_tui.limits import raise_open_file_limit
 from bidi_tui.settings import Settings
 from bidi_tui.ui import signals
 from bidi_tui.ui.commands import DashboardCommands, PaletteCommand
@@ -201,6 +202,14 @@ class BidiTuiApp(App[None]):
         self._sync_rows()
         if self.start_engine:
             self.engine.start()
+            if self.engine.descriptor_warning:
+                self.notify(
+                    self.engine.descriptor_warning,
+                    title="Local limit",
+                    severity="warning",
+                    timeout=20,
+                    markup=False,
+                )
         # Timers on the main screen stop with it, so none fires while the app shuts down.
         self.screen.set_interval(UPDATE_SECONDS, self.apply_updates)
         self.screen.set_interval(TICK_SECONDS, self._table.refresh_visible)
@@ -630,6 +639,7 @@ def run_dashboard(
     bell: bool,
 ) -> int:
     """Run the dashboard until it quits; the exit status (128 + N after signal N)."""
+    raise_open_file_limit()
     app = BidiTuiApp(config, extra_endpoints, settings=settings, demo=demo, bell=bell)
     app.hard_exit_on_hangup = True  # this process is the dashboard's alone
     app.run()
