@@ -197,6 +197,25 @@ class DefaultToWatch(click.Group):
             args = ["watch", *args]
         return super().parse_args(ctx, args)
 
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[DASHBOARD OPTIONS] [ENDPOINT]...")
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="       ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The dashboard's own options first: `bidi-tui --demo` is what most people type."""
+        watch_command = self.commands["watch"]
+        with click.Context(watch_command, info_name="watch", parent=ctx) as watch_ctx:
+            records = [
+                record
+                for param in watch_command.get_params(watch_ctx)
+                if isinstance(param, click.Option)
+                and (record := param.get_help_record(watch_ctx)) is not None
+                and not record[0].startswith("-h")
+            ]
+        with formatter.section("Dashboard options (bidi-tui = bidi-tui watch)"):
+            formatter.write_dl(records)
+        super().format_options(ctx, formatter)
+
 
 @click.group(
     cls=DefaultToWatch,
@@ -217,7 +236,12 @@ def cli() -> None:
     "TOML file with [[endpoints]]. Default: none when ENDPOINTs are given, "
     f"else {default_config_path()}"
 )
-@click.option("--timeout", type=float, help="Seconds one check may take in all [default: 5].")
+@click.option(
+    "--timeout",
+    type=float,
+    metavar="SECONDS",
+    help="Seconds one check may take in all [default: 5].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.option(
     "--concurrency",
@@ -286,8 +310,15 @@ def check(
 @endpoints_and_config(
     f"TOML file with [[endpoints]], created on save [default: {default_config_path()}]"
 )
-@click.option("--interval", type=float, help="Seconds between checks of one endpoint [default: 5].")
-@click.option("--timeout", type=float, help="Seconds one check may take [default: 5].")
+@click.option(
+    "--interval",
+    type=float,
+    metavar="SECONDS",
+    help="Seconds between checks of one endpoint [default: 5].",
+)
+@click.option(
+    "--timeout", type=float, metavar="SECONDS", help="Seconds one check may take [default: 5]."
+)
 @click.option("--demo", is_flag=True, help="Start an embedded demo farm and watch it.")
 @click.option(
     "--bell", is_flag=True, help="Ring the terminal bell when an endpoint turns to error."

@@ -524,14 +524,31 @@ def test_check_never_imports_textual(farm: ThreadedFarm, tmp_path: Path) -> None
 
 
 def test_core_modules_import_no_textual() -> None:
+    """Every module outside bidi_tui.ui, found by walking the package (a new core module is
+    covered without being listed), imports without Textual; the dashboard does load it."""
     code = (
-        "import sys\n"
-        "import bidi_tui.endpoints, bidi_tui.probe, bidi_tui.checks, bidi_tui.config\n"
-        "import bidi_tui.engine, bidi_tui.view.rows, bidi_tui.demo, bidi_tui.cli\n"
+        "import importlib, pkgutil, sys\n"
+        "import bidi_tui\n"
+        "core = sorted(m.name for m in pkgutil.walk_packages(bidi_tui.__path__, 'bidi_tui.')\n"
+        "              if not m.name.startswith(('bidi_tui.ui', 'bidi_tui.__main__')))\n"
+        "assert len(core) > 20, core\n"
+        "for name in core:\n"
+        "    importlib.import_module(name)\n"
         "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "assert not loaded, loaded\n"
         "import bidi_tui.ui.app\n"  # the control: the dashboard does load it
         "assert 'textual' in sys.modules\n"
+        "print(len(core))\n"
     )
     done = run_command(PYTHON, "-c", code)
     assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 20
+
+
+def test_top_level_help_shows_the_dashboards_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    assert "Usage: bidi-tui [DASHBOARD OPTIONS] [ENDPOINT]..." in out
+    for option in ("--demo", "--interval SECONDS", "--timeout SECONDS", "--bell", "--config"):
+        assert option in out, option
+    assert "check" in out and "watch" in out
