@@ -36,7 +36,9 @@ from bidi_tui.model import ProbeResult, State
 from bidi_tui.settings import SettingError, Settings, checked_interval, checked_timeout
 from bidi_tui.untrusted import one_line, strict_json_dumps
 from bidi_tui.view.columns import COLUMN_BY_KEY
+from bidi_tui.view.grouping import GroupBy, group_of, group_view, natural_key, rollup_text
 from bidi_tui.view.rows import result_view
+from bidi_tui.view.states import RowState
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
@@ -149,6 +151,23 @@ def format_table(results: Sequence[ProbeResult], wall_seconds: float) -> list[Te
     return lines
 
 
+def rollup_lines(results: Sequence[ProbeResult], by: GroupBy) -> list[Text]:
+    """One line per group under the table: ``rack2  8/10 ready · 1 not ready · 1 error``."""
+    from rich.text import Text
+
+    states: dict[str, list[RowState]] = {}
+    for result in results:
+        group = group_of(result.endpoint, by)
+        states.setdefault(group, []).append(RowState(result.state.value))
+    width = max(len(group) for group in states)
+    lines = [Text(f"by {by.value}:", style="bold")]
+    for group in sorted(states, key=natural_key):
+        lines.append(
+            Text(f"  {group.ljust(width)}  {rollup_text(group_view(group, states[group]))}")
+        )
+    return lines
+
+
 def print_lines(lines: Sequence[Text]) -> None:
     """Print to stdout with colour where the terminal has it (NO_COLOR honoured)."""
     from rich.console import Console
@@ -249,12 +268,18 @@ def cli() -> None:
     help="Checks in flight at once [default: every endpoint, as far as the open-file "
     "limit allows].",
 )
+@click.option(
+    "--group-by",
+    type=click.Choice(["tag", "host"]),
+    help="Also print a roll-up per group (an endpoint's first tag, or its host).",
+)
 def check(
     endpoints: tuple[str, ...],
     config_path: Path | None,
     timeout: float | None,
     as_json: bool,
     concurrency: int | None,
+    group_by: str | None,
 ) -> None:
     """Check every ENDPOINT once with BiDi session.status, concurrently, and exit.
 
@@ -302,7 +327,10 @@ def check(
     if as_json:
         click.echo(strict_json_dumps([r.to_json() for r in results], indent=2))
     else:
-        print_lines(format_table(results, wall))
+        lines = format_table(results, wall)
+        if group_by is not None:
+            lines += rollup_lines(results, GroupBy(group_by))
+        print_lines(lines)
     sys.exit(exit_code(results))
 
 

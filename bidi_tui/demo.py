@@ -452,7 +452,12 @@ class DemoFarm:
             await self.close()
             raise
         running.specs = [f"{b.name}=ws://{HOST}:{b.port}{b.path}" for b in self._browsers]
-        running.endpoints = [e for spec in running.specs for e in parse_spec(spec)]
+        # Tagged by family (firefox, chrome ...), so the demo shows grouping by tag too.
+        running.endpoints = [
+            e
+            for spec, browser in zip(running.specs, self._browsers, strict=True)
+            for e in parse_spec(spec, tags=(browser.name.rsplit("-", 1)[0],))
+        ]
         return self
 
     async def close(self) -> None:

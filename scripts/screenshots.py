@@ -38,6 +38,7 @@ VIEWS: list[tuple[str, list[str], tuple[int, int]]] = [
     ("add-dialog", ["a", *"127.0.0.1:9222-9231"], SIZE),
     ("filter", ["slash", *"is:error is:not_ready"], SIZE),
     ("help", ["question_mark"], (100, 40)),
+    ("grouped", ["b"], SIZE),
 ]
 
 

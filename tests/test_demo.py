@@ -56,7 +56,9 @@ async def test_specs_are_stable_parseable_and_cover_every_kind() -> None:
         assert set(farm.kinds.values()) == set(Kind)
         assert [e.name for e in farm.endpoints] == list(farm.kinds)
         for spec, endpoint in zip(specs, farm.endpoints, strict=True):
-            assert parse_spec(spec) == [endpoint]
+            family = endpoint.name.rsplit("-", 1)[0]
+            assert endpoint.tags == (family,)  # so grouping by tag has something to show
+            assert parse_spec(spec, tags=(family,)) == [endpoint]
             assert endpoint.host == "127.0.0.1"
             assert endpoint.port
         # scale=1: one port per endpoint, like a real farm

@@ -257,7 +257,7 @@ async def test_the_palette_knows_the_apps_commands(config_path: Path) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert not isinstance(app.screen, CommandPalette)
-        assert (app.sort_key, app.sort_reverse) == (SortKey.LATENCY, True)
+        assert (app.order.sort_key, app.order.reverse) == (SortKey.LATENCY, True)
 
 
 async def test_the_palette_goes_to_an_endpoint_by_name_or_tag(config_path: Path) -> None:

@@ -34,8 +34,7 @@ def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> BidiTui
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     # A fixed path: the empty-state text and the sub-title show it.
     monkeypatch.setattr(
-        "bidi_tui.ui.app.BidiTuiApp._update_title",
-        lambda self: setattr(self, "sub_title", "~/.config/bidi-tui/endpoints.toml"),
+        "bidi_tui.ui.app.BidiTuiApp._sub_title", lambda self: "~/.config/bidi-tui/endpoints.toml"
     )
     verdicts = scene_verdicts()
     app = make_app(write_config(tmp_path), verdicts, start_engine=False)

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from bidi_tui.ui import keys
+from bidi_tui.view.filtering import FILTER_STATES, SORT_CYCLE
+from bidi_tui.view.grouping import GROUP_CYCLE, GroupBy
+
+if TYPE_CHECKING:
+    from bidi_tui.ui.app import BidiTuiApp
 
 
 @dataclass(frozen=True)
@@ -48,3 +56,47 @@ class DashboardCommands(Provider):
             score = matcher.match(command.title)
             if score > 0:
                 yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)
+
+
+def dashboard_commands(app: BidiTuiApp) -> list[PaletteCommand]:
+    """Every key's action that can run now, each sort and direction, each grouping, each
+    state filter, and one "go to" per endpoint (found by name or tag)."""
+    commands = []
+    for binding in keys.BINDINGS:
+        if binding.action in ("quit", "help", "clear_filter"):
+            continue
+        if app.can_run(binding.action) is not True:
+            continue
+        commands.append(
+            PaletteCommand(
+                binding.tooltip or binding.description,
+                f"key {app.get_key_display(binding)}",
+                getattr(app, f"action_{binding.action}"),
+            )
+        )
+    if app.order.row_filter.active:
+        commands.append(PaletteCommand("Clear the filter", "key escape", app.action_clear_filter))
+    for key in SORT_CYCLE:
+        for reverse in (False, True):
+            title = f"Sort by {key.value}" + (", reversed" if reverse else "")
+            commands.append(
+                PaletteCommand(title, "s cycles, S reverses", partial(app.sort_by, key, reverse))
+            )
+    for by in GROUP_CYCLE:
+        title = "No grouping" if by is GroupBy.NONE else f"Group by {by.value}"
+        commands.append(PaletteCommand(title, "key b cycles", partial(app.group_by, by)))
+    for state in FILTER_STATES:
+        commands.append(
+            PaletteCommand(f"Show only is:{state}", "filter", partial(app.filter_to, state))
+        )
+    for endpoint in app.workspace.endpoints:
+        tags = f"  {' '.join(endpoint.tags)}" if endpoint.tags else ""
+        commands.append(
+            PaletteCommand(
+                f"Go to {endpoint.name}{tags}",
+                f"select {endpoint.display_url}",
+                partial(app.go_to, endpoint.name),
+                discoverable=False,
+            )
+        )
+    return commands

@@ -27,6 +27,7 @@ from textual.strip import Strip
 
 from bidi_tui.view.columns import GAP, MARGIN, Column, Layout
 from bidi_tui.view.filtering import SortKey
+from bidi_tui.view.grouping import GroupView, group_name, is_group_row, rollup_text
 from bidi_tui.view.rows import RowView
 from bidi_tui.view.states import colourless
 
@@ -44,6 +45,7 @@ class EndpointTable(ScrollView, can_focus=True):
         "endpoint-table--cursor",
         "endpoint-table--even-row",
         "endpoint-table--odd-row",
+        "endpoint-table--group",
     }
 
     DEFAULT_CSS = """
@@ -68,6 +70,10 @@ class EndpointTable(ScrollView, can_focus=True):
         }
         /* A light lift, not a saturated bar: the state colours keep their contrast on
            the selected row, and the margin's ▌ marks it without colour. */
+        & > .endpoint-table--group {
+            background: $panel;
+            color: $foreground;
+        }
         & > .endpoint-table--cursor {
             background: $foreground 6%;
         }
@@ -85,6 +91,8 @@ class EndpointTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home,ctrl+home", "first_row", "First row", show=False),
         Binding("end,ctrl+end", "last_row", "Last row", show=False),
+        Binding("left", "fold", "Fold group", show=False),
+        Binding("right", "unfold", "Unfold group", show=False),
     ]
 
     cursor_row: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -103,6 +111,14 @@ class EndpointTable(ScrollView, can_focus=True):
             super().__init__()
             self.name = name
 
+    class GroupToggled(Message):
+        """Enter (or a click) on a group's header, or left/right: fold or unfold it."""
+
+        def __init__(self, group: str, collapse: bool | None) -> None:
+            super().__init__()
+            self.group = group
+            self.collapse = collapse  # None: the other way round from now
+
     class HeaderClicked(Message):
         """A click on a column header that has a sort."""
 
@@ -112,7 +128,7 @@ class EndpointTable(ScrollView, can_focus=True):
 
     def __init__(
         self,
-        view_of: Callable[[str], RowView],
+        view_of: Callable[[str], RowView | GroupView],
         layout_for: Callable[[int], Layout],
         *,
         id: str | None = None,
@@ -124,7 +140,7 @@ class EndpointTable(ScrollView, can_focus=True):
         self._layout_for = layout_for
         self._names: list[str] = []
         self._positions: dict[str, int] = {}
-        self._views: dict[str, RowView] = {}
+        self._views: dict[str, RowView | GroupView] = {}
         self._layout = Layout(())
         self._sort: tuple[SortKey, bool] = (SortKey.CONFIG, False)
         self._line_cache: LRUCache[tuple[object, ...], Strip] = LRUCache(LINE_CACHE_SIZE)
@@ -151,7 +167,12 @@ class EndpointTable(ScrollView, can_focus=True):
         self._names = list(names)
         self._positions = {name: index for index, name in enumerate(self._names)}
         kept = set(self._positions)
-        self._views = {name: view for name, view in self._views.items() if name in kept}
+        # Group headers are recomputed: their members or folding may have changed.
+        self._views = {
+            name: view
+            for name, view in self._views.items()
+            if name in kept and not isinstance(view, GroupView)
+        }
         self._update_virtual_size()
         if selected is not None and selected in self._positions:
             self.cursor_row = self._positions[selected]
@@ -192,18 +213,33 @@ class EndpointTable(ScrollView, can_focus=True):
         self.update_rows(self.visible_names())
 
     def row_view(self, name: str) -> RowView:
-        """What ``name``'s row shows now."""
-        return self._view_of(name)
+        """What endpoint ``name``'s row shows now."""
+        view = self._view_of(name)
+        assert isinstance(view, RowView), name
+        return view
 
     def visible_names(self) -> list[str]:
         first, last = self._visible_range()
         return self._names[first:last]
 
     @property
-    def selected_name(self) -> str | None:
+    def selected_key(self) -> str | None:
+        """The row under the cursor: an endpoint's name or a group header's key."""
         if not self._names:
             return None
         return self._names[min(self.cursor_row, len(self._names) - 1)]
+
+    @property
+    def selected_name(self) -> str | None:
+        """The endpoint under the cursor (None on a group's header)."""
+        key = self.selected_key
+        return None if key is None or is_group_row(key) else key
+
+    def _group_above(self, row: int) -> int | None:
+        for index in range(min(row, len(self._names) - 1), -1, -1):
+            if is_group_row(self._names[index]):
+                return index
+        return None
 
     def select(self, name: str) -> bool:
         """Move the cursor to ``name``'s row; False when it is not shown."""
@@ -230,10 +266,10 @@ class EndpointTable(ScrollView, can_focus=True):
         for row in {old, new}:
             self.refresh_line(row + HEADER_LINES)
         self._scroll_to_cursor()
-        name = self.selected_name
+        name = self.selected_key
         if name != self._last_posted:
             self._last_posted = name
-            self.post_message(self.CursorMoved(name))
+            self.post_message(self.CursorMoved(self.selected_name))
 
     def _scroll_to_cursor(self) -> None:
         row = self.cursor_row
@@ -261,11 +297,28 @@ class EndpointTable(ScrollView, can_focus=True):
     def action_last_row(self) -> None:
         self.cursor_row = len(self._names) - 1
 
+    def action_fold(self) -> None:
+        header = self._group_above(self.cursor_row)
+        if header is not None:
+            self.cursor_row = header
+            self.post_message(self.GroupToggled(group_name(self._names[header]), True))
+
+    def action_unfold(self) -> None:
+        key = self.selected_key
+        if key is not None and is_group_row(key):
+            self.post_message(self.GroupToggled(group_name(key), False))
+
+    def _activate(self, key: str) -> None:
+        if is_group_row(key):
+            self.post_message(self.GroupToggled(group_name(key), None))
+        else:
+            self.post_message(self.RowActivated(key))
+
     def key_enter(self, event: events.Key) -> None:
-        name = self.selected_name
-        if name is not None:
+        key = self.selected_key
+        if key is not None:
             event.stop()
-            self.post_message(self.RowActivated(name))
+            self._activate(key)
 
     def on_click(self, event: events.Click) -> None:
         if event.y < HEADER_LINES:
@@ -277,7 +330,7 @@ class EndpointTable(ScrollView, can_focus=True):
         if not 0 <= row < len(self._names):
             return
         if row == self.cursor_row:
-            self.post_message(self.RowActivated(self._names[row]))
+            self._activate(self._names[row])
         else:
             self.cursor_row = row
 
@@ -324,7 +377,11 @@ class EndpointTable(ScrollView, can_focus=True):
         selected = row == self.cursor_row
         key = (view, selected, row % 2, self.has_focus, self._layout, width)
         strip = self._line_cache.get(key)
-        if strip is None:
+        if strip is not None:
+            return strip
+        if isinstance(view, GroupView):
+            strip = self._group_line(view, selected, width)
+        else:
             component = "endpoint-table--odd-row" if row % 2 else "endpoint-table--even-row"
             base = self.rich_style + self.get_component_rich_style(component)
             if selected:
@@ -338,8 +395,21 @@ class EndpointTable(ScrollView, can_focus=True):
                 width,
                 margin=CURSOR_MARK if selected else " ",
             )
-            self._line_cache[key] = strip
+        self._line_cache[key] = strip
         return strip
+
+    def _group_line(self, view: GroupView, selected: bool, width: int) -> Strip:
+        base = self.rich_style + self.get_component_rich_style("endpoint-table--group")
+        if selected:
+            base += self.get_component_rich_style("endpoint-table--cursor")
+        fold = "▸" if view.collapsed else "▾"
+        segments = [
+            Segment((CURSOR_MARK if selected else " ").ljust(MARGIN), base),
+            Segment(f"{fold} ", base),
+            Segment(view.name, base + Style(bold=True)),
+            Segment(f"  {rollup_text(view)}", base),
+        ]
+        return Strip(segments).adjust_cell_length(width, base)
 
     def _header(self, width: int) -> Strip:
         sort, reverse = self._sort

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from rich.text import Text
 from textual.widgets import Static
 
+from bidi_tui.engine import Engine
+from bidi_tui.view.arrangement import RowOrder
 from bidi_tui.view.filtering import SortKey
+from bidi_tui.view.grouping import GroupBy
 from bidi_tui.view.rows import STALE_MARK
-from bidi_tui.view.states import LOOKS, STALE_STYLE, RowState, colourless
+from bidi_tui.view.states import LOOKS, STALE_STYLE, RowState, colourless, row_state
 
 ALWAYS_COUNTED = (RowState.READY, RowState.NOT_READY, RowState.ERROR)
 
@@ -27,7 +30,29 @@ class Summary:
     sort: SortKey = SortKey.CONFIG
     reverse: bool = False
     shown: int | None = None  # rows the filter lets through; None without a filter
+    grouped_by: str | None = None
     saving: bool = False
+
+    @classmethod
+    def of(cls, engine: Engine, order: RowOrder, *, shown: int, saving: bool) -> Summary:
+        """Counts over every watched endpoint (a filter hides rows, not counts)."""
+        counts: dict[RowState, int] = {}
+        now_clock, stale = engine.now(), 0
+        for watch in engine.watches.values():
+            state = row_state(watch)
+            counts[state] = counts.get(state, 0) + 1
+            stale += watch.is_stale(now_clock)
+        return cls(
+            counts=counts,
+            stale=stale,
+            total=len(engine.watches),
+            in_flight=engine.in_flight,
+            sort=order.sort_key,
+            reverse=order.reverse,
+            shown=shown if order.row_filter.active else None,
+            grouped_by=None if order.group_by is GroupBy.NONE else order.group_by.value,
+            saving=saving,
+        )
 
 
 def summary_text(summary: Summary, *, colour: bool = True) -> Text:
@@ -42,6 +67,8 @@ def summary_text(summary: Summary, *, colour: bool = True) -> Text:
     if summary.sort is not SortKey.CONFIG or summary.reverse:
         arrow = "▼" if summary.reverse else "▲"
         text.append(f"· sort: {summary.sort.value} {arrow}  ", "bold")
+    if summary.grouped_by:
+        text.append(f"· by {summary.grouped_by}  ", "bold")
     if summary.stale:
         text.append(
             f"{STALE_MARK}{summary.stale} stale  ",
