@@ -1,0 +1,7 @@
+"""``bidi-tui serve``: the engine without a UI, for Prometheus, logs and monitoring systems.
+
+``metrics`` (the per-endpoint series read from the engine's watches), ``allow`` (what
+``/probe`` may check and its deadline), ``http`` (the aiohttp routes), ``stream`` (the
+``--jsonl`` lines), ``command`` (the wiring, signals and config reload), ``check_formats``
+(``check --format nagios|prometheus``). Importing this package imports none of them.
+"""
