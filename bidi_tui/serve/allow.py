@@ -187,9 +187,10 @@ class ProbeTargets:
         try:
             parsed = parse_spec(target)
         except SpecError as exc:
+            problem = exc.problem if len(exc.problem) <= MAX_SHOWN_TARGET else "malformed"
             raise ProbeRefused(
                 f"target {_shown(target)} is neither a configured endpoint's name nor a "
-                f"valid endpoint: {exc.problem}"
+                f"valid endpoint: {problem}"
             ) from None
         if len(parsed) != 1:
             raise ProbeRefused(f"target {_shown(target)} is a port range: probe one port")

@@ -66,7 +66,7 @@ class CheckCounts:
             watch = self.engine.watches.get(event.name)
             if watch is None:
                 return
-            counts = self._counts_for(event.name, watch)
+            counts = self.counts_for(event.name, watch)
             counts.by_result[RESULT_NAMES.index(event.result.state.value)] += 1
             if event.changed:
                 counts.changes += 1
@@ -80,9 +80,10 @@ class CheckCounts:
             if watch is None:
                 self.counts.pop(event.name, None)
             else:
-                self._counts_for(event.name, watch)  # a new URL starts new counters
+                self.counts_for(event.name, watch)  # a new URL starts new counters
 
-    def _counts_for(self, name: str, watch: Watch) -> EndpointCounts:
+    def counts_for(self, name: str, watch: Watch) -> EndpointCounts:
+        """The endpoint's counters (all zero until its first check, so rate() works)."""
         url = watch.endpoint.display_url
         counts = self.counts.get(name)
         if counts is None or counts.url != url:
@@ -369,8 +370,10 @@ class EndpointSeries(Collector):
 
     def rows(self) -> list[Row]:
         counts = self.counts.counts
+        counts_for = self.counts.counts_for
         return [
-            row_from_watch(watch, counts.get(name)) for name, watch in self.engine.watches.items()
+            row_from_watch(watch, counts.get(name) or counts_for(name, watch))
+            for name, watch in self.engine.watches.items()
         ]
 
     def collect(self) -> Iterator[Metric]:
