@@ -183,6 +183,32 @@ def test_same_bytes_as_prometheus_client() -> None:
     assert families["bidi_checks"].type == "counter"
 
 
+def test_a_later_scrape_shows_what_changed_since_the_last() -> None:
+    """Lines kept from the last scrape never hide a change: after new results, a pause, a
+    removal and a new URL, the exposition is again exactly prometheus_client's."""
+    engine, _, series = farm()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(series)
+    series.exposition(openmetrics=False)
+    watches = engine.watches
+    later = CHECKED_AT + timedelta(seconds=5)
+    engine.record_result("ok", result(watches["ok"].endpoint, State.ERROR, kind=ErrorKind.TLS))
+    engine.record_result(
+        "down", result(watches["down"].endpoint, State.ERROR, kind=ErrorKind.TIMEOUT, at=later)
+    )
+    engine.record_result("new", result(watches["new"].endpoint, State.READY, at=later))
+    engine.set_paused("busy", True)
+    engine.replace("off", endpoint("off=127.0.0.1:9300"))
+    second = series.exposition(openmetrics=False)
+    assert second.encode() == generate_latest(registry)
+    samples = scraped(second)
+    tls = labels("ok", "ws://127.0.0.1:9222/session", kind="tls")
+    assert samples[("bidi_endpoint_error", tls)] == 1
+    busy = labels("busy", "ws://farm:***@127.0.0.1:9223/session")
+    assert ("bidi_endpoint_ready", busy) not in samples
+    assert series.exposition(openmetrics=False) == second  # nothing changed: same again
+
+
 def test_no_secret_and_no_message_in_any_series() -> None:
     _, _, series = farm()
     for openmetrics in (False, True):

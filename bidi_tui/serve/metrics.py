@@ -16,7 +16,7 @@ labels are the operator's name and the masked URL, the error kind and the phase.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -215,20 +215,32 @@ def _changes(row: Row) -> Sequence[tuple[str | None, float]]:
     return () if row.counts is None else ((None, float(row.counts.changes)),)
 
 
-def _by_state(row: Row) -> Hashable:
+def _by_state(row: Row) -> object:
     return row.state
 
 
-def _by_error(row: Row) -> Hashable:
+def _by_error(row: Row) -> object:
     error = None if row.result is None else row.result.error
     return row.state, None if error is None else error.kind
 
 
-def _by_since(row: Row) -> Hashable:
+def _by_result(row: Row) -> object:
+    return row.result
+
+
+def _by_last_check(row: Row) -> object:
+    return row.last_check
+
+
+def _by_since(row: Row) -> object:
     return row.since
 
 
-def _by_changes(row: Row) -> Hashable:
+def _by_checks(row: Row) -> object:
+    return None if row.counts is None else tuple(row.counts.by_result)
+
+
+def _by_changes(row: Row) -> object:
     return None if row.counts is None else row.counts.changes
 
 
@@ -239,56 +251,59 @@ class Family:
     documentation: str
     extra_label: str | None
     values: Values
+    # What a row's lines depend on besides its labels, cheaper to read than the values: a
+    # scrape reuses the last one's lines of a row while it stays equal (the same object,
+    # with ``identity``), so a second Prometheus scraping the same serve costs little.
+    key: Callable[[Row], object]
     counter: bool = False
-    # What the row's lines depend on besides its labels, when that is cheaper to read than
-    # the values: the lines are then kept between scrapes while it stays the same.
-    key: Callable[[Row], Hashable] | None = None
+    identity: bool = False
 
 
 FAMILIES: tuple[Family, ...] = (
     Family(
         "bidi_endpoint_up", "gauge",
         "1 when the last check got a BiDi answer (ready or not ready), 0 on error", None, _up,
-        key=_by_state,
+        _by_state,
     ),
     Family(
         "bidi_endpoint_ready", "gauge", "1 when the last check said ready, else 0", None, _ready,
-        key=_by_state,
+        _by_state,
     ),
     Family(
         "bidi_endpoint_state", "gauge",
         "1 for the endpoint's current state: ready, not_ready, error, paused or pending",
-        "state", _state, key=_by_state,
+        "state", _state, _by_state,
     ),
     Family(
         "bidi_endpoint_error", "gauge",
         "1 for the last check's error kind (absent when it answered)", "kind", _error,
-        key=_by_error,
+        _by_error,
     ),
     Family(
-        "bidi_check_duration_seconds", "gauge", "How long the last check took", None, _duration
+        "bidi_check_duration_seconds", "gauge", "How long the last check took", None, _duration,
+        _by_result, identity=True,
     ),
     Family(
         "bidi_check_phase_seconds", "gauge",
         "Time the last check spent in each phase it reached: connect, handshake, response",
-        "phase", _phases,
+        "phase", _phases, _by_result, identity=True,
     ),
     Family(
         "bidi_last_check_timestamp_seconds", "gauge",
-        "Unix time the last check started", None, _last_check,
+        "Unix time the last check started", None, _last_check, _by_last_check,
     ),
     Family(
         "bidi_state_since_timestamp_seconds", "gauge",
-        "Unix time the endpoint entered its current state", None, _since, key=_by_since,
+        "Unix time the endpoint entered its current state", None, _since, _by_since,
     ),
     Family(
         "bidi_checks_total", "counter", "Finished checks by result: ready, not_ready, error",
-        "result", _checks, counter=True,
+        "result", _checks, _by_checks, counter=True,
     ),
     Family(
         "bidi_state_changes_total", "counter",
-        "Changes between ready, not_ready and error", None, _changes, counter=True,
-        key=_by_changes,
+        "Changes between ready, not_ready and error", None, _changes, _by_changes,
+        counter=True,
     ),
 )  # fmt: skip
 
@@ -340,7 +355,8 @@ class RenderCache:
 
     def __init__(self) -> None:
         self.labels: dict[tuple[str, str], tuple[str, str, str]] = {}
-        self.blocks: dict[tuple[str, str, Hashable], str] = {}
+        # (family, labels) -> (the key its lines were made for, the lines)
+        self.blocks: dict[tuple[str, str], tuple[object, str]] = {}
 
     def label_texts(self, rows: Sequence[Row]) -> list[tuple[str, str, str]]:
         """Per row: ``name="…",url="…"``, ``name="…"``, ``url="…"``."""
@@ -401,19 +417,17 @@ def render(
         head = name.removesuffix("_total") if family.counter and openmetrics else name
         out.append(f"# HELP {head} {family.documentation}\n# TYPE {head} {family.kind}\n")
         fragments: dict[str, str] = {}
-        key_of = family.key
-        if key_of is None:
-            out.extend(
-                _lines(family, row, row_texts, fragments)
-                for row, row_texts in zip(rows, texts, strict=True)
-            )
-            continue
+        key_of, identity = family.key, family.identity
         for row, row_texts in zip(rows, texts, strict=True):
-            key = (name, row_texts[0], key_of(row))
-            block = old_blocks.get(key)
-            if block is None:
-                block = _lines(family, row, row_texts, fragments)
-            blocks[key] = block
+            slot = (name, row_texts[0])
+            key = key_of(row)
+            cached = old_blocks.get(slot)
+            if cached is not None and (cached[0] is key or (not identity and cached[0] == key)):
+                blocks[slot] = cached
+                out.append(cached[1])
+                continue
+            block = _lines(family, row, row_texts, fragments)
+            blocks[slot] = (key, block)
             out.append(block)
     cache.blocks = blocks
     return "".join(out)
