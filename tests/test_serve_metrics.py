@@ -5,23 +5,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import CheckStarted, Engine
 from bidi_tui.model import ErrorKind, PhaseTimings, ProbeError, ProbeResult, State
 from bidi_tui.serve.check_formats import format_prometheus
-from bidi_tui.serve.metrics import (
-    STATE_NAMES,
-    CheckCounts,
-    EndpointSeries,
-    EngineGauges,
-    render,
-    row_from_result,
-)
+from bidi_tui.serve.exposition import EndpointSeries, count, number, render
+from bidi_tui.serve.metrics import STATE_NAMES, CheckCounts, EngineGauges, row_from_result
 from tests.clocks import ManualClock
 
 CHECKED_AT = datetime(2026, 11, 27, 9, 53, 54, 792000, tzinfo=UTC)
@@ -262,3 +259,17 @@ def test_check_format_prometheus_is_a_valid_textfile() -> None:
     assert samples[error] == 1
     assert not any(name.endswith("_total") for name, _ in samples)  # no counters one-shot
     assert PASSWORD not in text
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(min_value=1e9, max_value=2e9)
+    | st.floats(min_value=0, max_value=10)
+)
+def test_numbers_are_written_as_prometheus_client_writes_them(value: float) -> None:
+    assert number(value) == floatToGoString(value)  # type: ignore[no-untyped-call]
+
+
+@given(st.integers(min_value=0, max_value=10**15))
+def test_counts_are_written_as_prometheus_client_writes_them(value: int) -> None:
+    assert count(value) == floatToGoString(float(value))  # type: ignore[no-untyped-call]

@@ -52,7 +52,8 @@ def format_nagios(results: Sequence[ProbeResult], status: int) -> str:
 
 def format_prometheus(results: Sequence[ProbeResult]) -> str:
     """The text exposition format (0.0.4) of the per-endpoint gauges."""
-    from bidi_tui.serve.metrics import ONE_SHOT_FAMILIES, render, row_from_result
+    from bidi_tui.serve.exposition import render
+    from bidi_tui.serve.metrics import ONE_SHOT_FAMILIES, row_from_result
 
     rows = [row_from_result(result) for result in results]
     return render(rows, openmetrics=False, families=ONE_SHOT_FAMILIES)

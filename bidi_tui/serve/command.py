@@ -29,8 +29,9 @@ from bidi_tui.endpoints import (
 )
 from bidi_tui.engine import Engine, EngineEvent, WatchChanged
 from bidi_tui.serve.allow import AllowPattern, ProbeTargets
+from bidi_tui.serve.exposition import EndpointSeries
 from bidi_tui.serve.http import Listen, ServeHttp
-from bidi_tui.serve.metrics import CheckCounts, EndpointSeries, EngineGauges
+from bidi_tui.serve.metrics import CheckCounts, EngineGauges
 from bidi_tui.serve.stream import JsonlStream
 from bidi_tui.settings import Settings
 

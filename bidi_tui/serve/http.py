@@ -33,7 +33,8 @@ from bidi_tui.serve.allow import (
     ProbeTargets,
     probe_deadline,
 )
-from bidi_tui.serve.metrics import EndpointSeries, row_from_watch
+from bidi_tui.serve.exposition import EndpointSeries
+from bidi_tui.serve.metrics import row_from_watch
 
 PROBE_CONCURRENCY = 64  # /probe checks at once; more wait for a slot within their deadline
 GZIP_MIN_BYTES = 1024

@@ -1,16 +1,11 @@
-"""Per-endpoint metrics, computed when scraped from the engine's watches.
-
-:class:`EndpointSeries` is a ``prometheus_client`` collector: ``collect()`` yields the
-families below as ``GaugeMetricFamily`` / ``CounterMetricFamily``. Rendering those through
-``prometheus_client.generate_latest`` costs about 4 µs a sample (125 ms for the 30,000
-samples of 2,000 endpoints, 185 ms as OpenMetrics), so ``/metrics`` renders the same
-families with :meth:`EndpointSeries.exposition`, which keeps each endpoint's escaped label
-text between scrapes; the tests check that both give the same bytes. The rest of
-``/metrics`` (process, engine, probe and reload metrics) is ``prometheus_client``'s own.
+"""Per-endpoint metrics, read from the engine's watches when scraped.
 
 The checks feed only :class:`CheckCounts` (a few dictionary updates per check); every
-gauge is read from the watches at scrape time. No series carries an endpoint's message:
-labels are the operator's name and the masked URL, the error kind and the phase.
+gauge is read from the watches at scrape time, as a :class:`Row` per endpoint.
+:data:`FAMILIES` says what each family holds, and :func:`collect_families` turns rows into
+``prometheus_client`` metric families; ``bidi_tui.serve.exposition`` writes the same
+families fast for ``/metrics``. No series carries an endpoint's message: labels are the
+operator's name and the masked URL, the state, the error kind, the phase and the result.
 """
 
 from __future__ import annotations
@@ -22,7 +17,6 @@ from typing import NamedTuple
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from bidi_tui.engine import CheckFinished, CheckStarted, Engine, EngineEvent, Watch, WatchChanged
 from bidi_tui.model import ProbeResult, State
@@ -121,7 +115,8 @@ class Row(NamedTuple):  # a tuple: 2,000 of them are made per scrape
     counts: EndpointCounts | None = None  # None: no counters (check --format prometheus)
 
 
-def row_from_watch(watch: Watch, counts: EndpointCounts | None) -> Row:
+def row_from_watch(watch: Watch, counts: EndpointCounts | None, url: str | None = None) -> Row:
+    """``url``: the endpoint's masked URL when the caller has it already."""
     last = watch.last
     if watch.paused:
         state, result, since = "paused", None, None
@@ -132,7 +127,7 @@ def row_from_watch(watch: Watch, counts: EndpointCounts | None) -> Row:
         since = None if watch.state_since is None else watch.state_since.timestamp()
     return Row(
         name=watch.endpoint.name,
-        url=watch.endpoint.display_url,
+        url=watch.endpoint.display_url if url is None else url,
         state=state,
         result=result,
         last_check=None if last is None else last.checked_at.timestamp(),
@@ -215,35 +210,6 @@ def _changes(row: Row) -> Sequence[tuple[str | None, float]]:
     return () if row.counts is None else ((None, float(row.counts.changes)),)
 
 
-def _by_state(row: Row) -> object:
-    return row.state
-
-
-def _by_error(row: Row) -> object:
-    error = None if row.result is None else row.result.error
-    return row.state, None if error is None else error.kind
-
-
-def _by_result(row: Row) -> object:
-    return row.result
-
-
-def _by_last_check(row: Row) -> object:
-    return row.last_check
-
-
-def _by_since(row: Row) -> object:
-    return row.since
-
-
-def _by_checks(row: Row) -> object:
-    return None if row.counts is None else tuple(row.counts.by_result)
-
-
-def _by_changes(row: Row) -> object:
-    return None if row.counts is None else row.counts.changes
-
-
 @dataclass(frozen=True)
 class Family:
     name: str  # as exposed in the 0.0.4 text format (a counter's with _total)
@@ -251,79 +217,54 @@ class Family:
     documentation: str
     extra_label: str | None
     values: Values
-    # What a row's lines depend on besides its labels, cheaper to read than the values: a
-    # scrape reuses the last one's lines of a row while it stays equal (the same object,
-    # with ``identity``), so a second Prometheus scraping the same serve costs little.
-    key: Callable[[Row], object]
     counter: bool = False
-    identity: bool = False
 
 
 FAMILIES: tuple[Family, ...] = (
     Family(
         "bidi_endpoint_up", "gauge",
         "1 when the last check got a BiDi answer (ready or not ready), 0 on error", None, _up,
-        _by_state,
     ),
     Family(
         "bidi_endpoint_ready", "gauge", "1 when the last check said ready, else 0", None, _ready,
-        _by_state,
     ),
     Family(
         "bidi_endpoint_state", "gauge",
         "1 for the endpoint's current state: ready, not_ready, error, paused or pending",
-        "state", _state, _by_state,
+        "state", _state,
     ),
     Family(
         "bidi_endpoint_error", "gauge",
         "1 for the last check's error kind (absent when it answered)", "kind", _error,
-        _by_error,
     ),
     Family(
         "bidi_check_duration_seconds", "gauge", "How long the last check took", None, _duration,
-        _by_result, identity=True,
     ),
     Family(
         "bidi_check_phase_seconds", "gauge",
         "Time the last check spent in each phase it reached: connect, handshake, response",
-        "phase", _phases, _by_result, identity=True,
+        "phase", _phases,
     ),
     Family(
         "bidi_last_check_timestamp_seconds", "gauge",
-        "Unix time the last check started", None, _last_check, _by_last_check,
+        "Unix time the last check started", None, _last_check,
     ),
     Family(
         "bidi_state_since_timestamp_seconds", "gauge",
-        "Unix time the endpoint entered its current state", None, _since, _by_since,
+        "Unix time the endpoint entered its current state", None, _since,
     ),
     Family(
         "bidi_checks_total", "counter", "Finished checks by result: ready, not_ready, error",
-        "result", _checks, _by_checks, counter=True,
+        "result", _checks, counter=True,
     ),
     Family(
         "bidi_state_changes_total", "counter",
-        "Changes between ready, not_ready and error", None, _changes, _by_changes,
+        "Changes between ready, not_ready and error", None, _changes,
         counter=True,
     ),
 )  # fmt: skip
 
 ONE_SHOT_FAMILIES = tuple(family for family in FAMILIES if not family.counter)
-
-
-def _escape(value: str) -> str:
-    """A label value as the exposition formats write it."""
-    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-def _number(value: float) -> str:
-    """``floatToGoString``, with its commonest cases first (half the samples are 0 or 1)."""
-    if value == 1.0:
-        return "1.0"
-    if value == 0.0:
-        return "0.0"
-    if 0 < value < 1e6:  # no exponent in Go's form either: Python's repr is it
-        return repr(float(value))
-    return str(floatToGoString(value))  # type: ignore[no-untyped-call]
 
 
 def _metric_family(family: Family) -> GaugeMetricFamily | CounterMetricFamily:
@@ -346,114 +287,6 @@ def collect_families(
                     labels[family.extra_label] = extra
                 metric.add_metric([labels[key] for key in sorted(labels)], value)
         yield metric
-
-
-class RenderCache:
-    """What a scrape can reuse from the last one: each endpoint's escaped label text, and
-    the lines of families whose :attr:`Family.key` did not change. Only what the last
-    scrape used is kept."""
-
-    def __init__(self) -> None:
-        self.labels: dict[tuple[str, str], tuple[str, str, str]] = {}
-        # (family, labels) -> (the key its lines were made for, the lines)
-        self.blocks: dict[tuple[str, str], tuple[object, str]] = {}
-
-    def label_texts(self, rows: Sequence[Row]) -> list[tuple[str, str, str]]:
-        """Per row: ``name="…",url="…"``, ``name="…"``, ``url="…"``."""
-        kept: dict[tuple[str, str], tuple[str, str, str]] = {}
-        out = []
-        for row in rows:
-            key = (row.name, row.url)
-            texts = self.labels.get(key)
-            if texts is None:
-                name_label = f'name="{_escape(row.name)}"'
-                url_label = f'url="{_escape(row.url)}"'
-                texts = (f"{name_label},{url_label}", name_label, url_label)
-            kept[key] = texts
-            out.append(texts)
-        self.labels = kept
-        return out
-
-
-def _lines(family: Family, row: Row, texts: tuple[str, str, str], fragments: dict[str, str]) -> str:
-    """One row's sample lines of one family."""
-    both, name_label, url_label = texts
-    name, extra = family.name, family.extra_label
-    if extra is None:
-        return "".join(f"{name}{{{both}}} {_number(value)}\n" for _, value in family.values(row))
-    lines = []
-    for extra_value, value in family.values(row):
-        if extra is None or extra_value is None:
-            inner = both
-        else:
-            fragment = fragments.get(extra_value)
-            if fragment is None:
-                fragment = fragments[extra_value] = f'{extra}="{_escape(extra_value)}"'
-            if extra < "name":
-                inner = f"{fragment},{both}"
-            elif extra < "url":
-                inner = f"{name_label},{fragment},{url_label}"
-            else:
-                inner = f"{both},{fragment}"
-        lines.append(f"{name}{{{inner}}} {_number(value)}\n")
-    return "".join(lines)
-
-
-def render(
-    rows: Sequence[Row],
-    *,
-    openmetrics: bool,
-    families: Iterable[Family] = FAMILIES,
-    cache: RenderCache | None = None,
-) -> str:
-    """The families in the text format (0.0.4) or OpenMetrics, without OpenMetrics' ``# EOF``:
-    byte for byte what ``prometheus_client`` writes for :func:`collect_families`."""
-    cache = cache or RenderCache()
-    texts = cache.label_texts(rows)
-    old_blocks, blocks = cache.blocks, {}
-    out: list[str] = []
-    for family in families:
-        name = family.name
-        head = name.removesuffix("_total") if family.counter and openmetrics else name
-        out.append(f"# HELP {head} {family.documentation}\n# TYPE {head} {family.kind}\n")
-        fragments: dict[str, str] = {}
-        key_of, identity = family.key, family.identity
-        for row, row_texts in zip(rows, texts, strict=True):
-            slot = (name, row_texts[0])
-            key = key_of(row)
-            cached = old_blocks.get(slot)
-            if cached is not None and (cached[0] is key or (not identity and cached[0] == key)):
-                blocks[slot] = cached
-                out.append(cached[1])
-                continue
-            block = _lines(family, row, row_texts, fragments)
-            blocks[slot] = (key, block)
-            out.append(block)
-    cache.blocks = blocks
-    return "".join(out)
-
-
-class EndpointSeries(Collector):
-    """The per-endpoint families of an engine's watches, read when scraped."""
-
-    def __init__(self, engine: Engine, counts: CheckCounts) -> None:
-        self.engine = engine
-        self.counts = counts
-        self._cache = RenderCache()
-
-    def rows(self) -> list[Row]:
-        counts = self.counts.counts
-        counts_for = self.counts.counts_for
-        return [
-            row_from_watch(watch, counts.get(name) or counts_for(name, watch))
-            for name, watch in self.engine.watches.items()
-        ]
-
-    def collect(self) -> Iterator[Metric]:
-        return collect_families(self.rows())
-
-    def exposition(self, *, openmetrics: bool) -> str:
-        return render(self.rows(), openmetrics=openmetrics, cache=self._cache)
 
 
 class EngineGauges(Collector):
