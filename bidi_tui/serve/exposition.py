@@ -72,18 +72,43 @@ def labels_for(name: str, url: str) -> Labels:
     return f"{name_label},{url_label}", name_label, url_label
 
 
-def row_blocks(row: Row, labels: Labels) -> Blocks:
-    """Every family's lines for one row, in the order of :data:`FAMILIES`.
+def _state_blocks(row: Row, labels: Labels) -> tuple[str, str, str, str]:
+    """The lines that change only with the state: up, ready, state, since."""
+    both, n, u = labels
+    result = row.result
+    up = ready = since = ""
+    if result is not None:
+        up = f"bidi_endpoint_up{{{both}}} {'0.0' if result.state is State.ERROR else '1.0'}\n"
+        ready = f"bidi_endpoint_ready{{{both}}} {'1.0' if result.state is State.READY else '0.0'}\n"
+    v = _STATE_VALUES[row.state]
+    state = (
+        f'bidi_endpoint_state{{{n},state="ready",{u}}} {v[0]}\n'
+        f'bidi_endpoint_state{{{n},state="not_ready",{u}}} {v[1]}\n'
+        f'bidi_endpoint_state{{{n},state="error",{u}}} {v[2]}\n'
+        f'bidi_endpoint_state{{{n},state="paused",{u}}} {v[3]}\n'
+        f'bidi_endpoint_state{{{n},state="pending",{u}}} {v[4]}\n'
+    )
+    if row.since is not None:
+        since = f"bidi_state_since_timestamp_seconds{{{both}}} {number(row.since)}\n"
+    return up, ready, state, since
+
+
+def row_blocks(row: Row, labels: Labels, same_state: Blocks | None = None) -> Blocks:
+    """Every family's lines for one row, in the order of :data:`FAMILIES`; ``same_state``:
+    the row's blocks from when it was last in the same state (its up, ready, state and
+    since lines are those).
 
     The extra label values (state, kind, phase, result) are our own words: no escaping.
     Written out line by line, with few temporary objects: this runs 2,000 times a scrape.
     """
     both, n, u = labels
+    if same_state is None:
+        up, ready, state, since = _state_blocks(row, labels)
+    else:
+        up, ready, state, since = same_state[0], same_state[1], same_state[2], same_state[7]
     result = row.result
-    up = ready = error = duration = phases = ""
+    error = duration = phases = ""
     if result is not None:
-        up = f"bidi_endpoint_up{{{both}}} {'0.0' if result.state is State.ERROR else '1.0'}\n"
-        ready = f"bidi_endpoint_ready{{{both}}} {'1.0' if result.state is State.READY else '0.0'}\n"
         if result.error is not None:
             error = f'bidi_endpoint_error{{kind="{result.error.kind.value}",{both}}} 1.0\n'
         duration = f"bidi_check_duration_seconds{{{both}}} {number(result.elapsed_ms / 1000)}\n"
@@ -103,19 +128,9 @@ def row_blocks(row: Row, labels: Labels) -> Blocks:
                 f'bidi_check_phase_seconds{{{n},phase="response",{u}}} '
                 f"{number(timings.response_ms / 1000)}\n"
             )
-    v = _STATE_VALUES[row.state]
-    state = (
-        f'bidi_endpoint_state{{{n},state="ready",{u}}} {v[0]}\n'
-        f'bidi_endpoint_state{{{n},state="not_ready",{u}}} {v[1]}\n'
-        f'bidi_endpoint_state{{{n},state="error",{u}}} {v[2]}\n'
-        f'bidi_endpoint_state{{{n},state="paused",{u}}} {v[3]}\n'
-        f'bidi_endpoint_state{{{n},state="pending",{u}}} {v[4]}\n'
-    )
-    last = since = checks = changes = ""
+    last = checks = changes = ""
     if row.last_check is not None:
         last = f"bidi_last_check_timestamp_seconds{{{both}}} {number(row.last_check)}\n"
-    if row.since is not None:
-        since = f"bidi_state_since_timestamp_seconds{{{both}}} {number(row.since)}\n"
     counts = row.counts
     if counts is not None:
         ok, busy, failed = counts.by_result
@@ -196,11 +211,14 @@ class EndpointSeries(Collector):
                 else last.state.value
             )
             old = self._kept.get(name)
+            same_state: Blocks | None = None
             if old is not None and old.endpoint is watch.endpoint:
-                if old.state == state and old.checks == watch.checks:
-                    kept[name] = old
-                    blocks.append(old.blocks)
-                    continue
+                if old.state == state:
+                    if old.checks == watch.checks:
+                        kept[name] = old
+                        blocks.append(old.blocks)
+                        continue
+                    same_state = old.blocks
                 labels, url = old.labels, old.url
             else:
                 url = watch.endpoint.display_url
@@ -208,7 +226,14 @@ class EndpointSeries(Collector):
             row = row_from_watch(
                 watch, counts.get(name) or self.counts.counts_for(name, watch), url=url
             )
-            entry = _Kept(watch.endpoint, labels, url, state, watch.checks, row_blocks(row, labels))
+            entry = _Kept(
+                watch.endpoint,
+                labels,
+                url,
+                state,
+                watch.checks,
+                row_blocks(row, labels, same_state),
+            )
             kept[name] = entry
             blocks.append(entry.blocks)
         self._kept = kept
