@@ -3,6 +3,8 @@ fed by its events, the engine gauges, and ``check --format prometheus``'s exposi
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -273,3 +275,20 @@ def test_numbers_are_written_as_prometheus_client_writes_them(value: float) -> N
 @given(st.integers(min_value=0, max_value=10**15))
 def test_counts_are_written_as_prometheus_client_writes_them(value: int) -> None:
     assert count(value) == floatToGoString(float(value))  # type: ignore[no-untyped-call]
+
+
+def test_serve_imports_no_textual() -> None:
+    modules = ", ".join(
+        f"bidi_tui.serve.{name}"
+        for name in ("allow", "check_formats", "command", "exposition", "http", "metrics", "stream")
+    )
+    code = (
+        f"import sys, bidi_tui.untrusted, {modules}\n"
+        "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "assert not loaded, loaded\n"
+        "assert 'aiohttp' in sys.modules\n"  # the control: the imports did happen
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
