@@ -177,6 +177,30 @@ def print_lines(lines: Sequence[Text]) -> None:
         console.print(line)
 
 
+# --- check --format nagios|prometheus --------------------------------------------------------
+
+CHECK_FORMATS = ("table", "json", "nagios", "prometheus")
+MONITORING_FORMATS = ("nagios", "prometheus")
+
+
+def _check_format(as_json: bool, output_format: str | None) -> str:
+    """The output format from --json and --format, which must not disagree."""
+    if as_json and output_format not in (None, "json"):
+        fail_usage(f"--json and --format {output_format} disagree: give one of them")
+    return "json" if as_json else (output_format or "table")
+
+
+def _print_monitoring_format(
+    output_format: str, results: Sequence[ProbeResult], status: int
+) -> None:
+    from bidi_tui.serve.check_formats import format_nagios, format_prometheus
+
+    if output_format == "nagios":
+        click.echo(format_nagios(results, status))
+    else:
+        click.echo(format_prometheus(results), nl=False)
+
+
 # --- commands -----------------------------------------------------------------------------
 
 ENDPOINT_HELP = """\b
@@ -263,6 +287,13 @@ def cli() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(CHECK_FORMATS),
+    help="table (default), json (= --json), nagios (the one-line plugin output with "
+    "perfdata) or prometheus (text exposition for node_exporter's textfile collector).",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(1, 100000),
     help="Checks in flight at once [default: every endpoint, as far as the open-file "
@@ -278,6 +309,7 @@ def check(
     config_path: Path | None,
     timeout: float | None,
     as_json: bool,
+    output_format: str | None,
     concurrency: int | None,
     group_by: str | None,
 ) -> None:
@@ -293,11 +325,13 @@ def check(
     With --json, prints an array in input order of objects with the keys name, url
     (password masked), state (ready|not_ready|error), ready, message, meta, latency_ms,
     checked_at (ISO 8601, UTC) and error (null or {kind, detail, hint}).
+    --format nagios and --format prometheus keep the same exit status.
     """
     from bidi_tui.checks import check_all, exit_code
     from bidi_tui.limits import plan_descriptors, raise_open_file_limit
 
     timeout = _timeout_option(timeout)
+    as_json = _check_format(as_json, output_format) == "json"
     config, selected = load_endpoints(
         endpoints, config_path, use_default_config=config_path is not None or not endpoints
     )
@@ -324,7 +358,9 @@ def check(
         click.echo(f"warning: {plan.warning}", err=True)
     results = asyncio.run(check_all(selected, settings=settings, concurrency=plan.concurrency))
     wall = time.perf_counter() - started
-    if as_json:
+    if output_format in MONITORING_FORMATS:
+        _print_monitoring_format(output_format, results, exit_code(results))
+    elif as_json:
         click.echo(strict_json_dumps([r.to_json() for r in results], indent=2))
     else:
         lines = format_table(results, wall)
@@ -393,6 +429,84 @@ def watch(
         demo=demo,
         bell=bell,
     )
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+@cli.command(epilog=ENDPOINT_HELP)
+@endpoints_and_config(
+    f"TOML file with [[endpoints]], read again on SIGHUP [default: {default_config_path()}]"
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:9464",
+    show_default=True,
+    help="HOST:PORT for /metrics, /probe, / and /-/healthy ([::1]:9464, 0.0.0.0:9464 for "
+    "every interface; port 0 picks a free one), or none (with --jsonl).",
+)
+@click.option("--interval", type=float, help="Seconds between checks of one endpoint [default: 5].")
+@click.option("--timeout", type=float, help="Seconds one check may take [default: 5].")
+@click.option(
+    "--reuse-connections",
+    is_flag=True,
+    help="Keep one connection per endpoint open between checks (as the dashboard's option).",
+)
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help="Write one JSON line per finished check on stdout: the keys of check --json plus "
+    "previous_state.",
+)
+@click.option(
+    "--probe-allow",
+    "probe_allow",
+    multiple=True,
+    metavar="PATTERN",
+    help="Let /probe check targets whose host matches: a host glob ('*.farm.example'), an "
+    "address or a network (10.1.0.0/16), each with an optional :PORT or :PORT-PORT. "
+    "Configured endpoints are always allowed; anything else gets HTTP 403. Repeatable.",
+)
+@click.option("--demo", is_flag=True, help="Start an embedded demo farm and watch it.")
+def serve(
+    endpoints: tuple[str, ...],
+    config_path: Path | None,
+    listen: str,
+    interval: float | None,
+    timeout: float | None,
+    reuse_connections: bool,
+    jsonl: bool,
+    probe_allow: tuple[str, ...],
+    demo: bool,
+) -> int:
+    """Watch the endpoints without a UI; serve Prometheus metrics and /probe.
+
+    \b
+    GET /metrics            every watched endpoint (OpenMetrics when asked for)
+    GET /probe?target=T     one check now, blackbox_exporter style (allowed targets only)
+    GET /  and  /-/healthy  an index page, a health check
+    SIGHUP reloads the config file; SIGTERM or SIGINT stop within a second.
+    """
+    from bidi_tui.serve.allow import PatternError, parse_patterns
+    from bidi_tui.serve.command import ServeOptions, ServeUsageError, parse_listen, run_serve
+
+    timeout = _timeout_option(timeout)
+    interval = _interval_option(interval)
+    try:
+        options = ServeOptions(
+            specs=endpoints,
+            config_path=config_path,
+            listen=parse_listen(listen),
+            interval=interval,
+            timeout=timeout,
+            reuse_connections=reuse_connections,
+            jsonl=jsonl,
+            probe_allow=parse_patterns(probe_allow),
+            demo=demo,
+        )
+        return run_serve(options)
+    except (ServeUsageError, PatternError) as exc:
+        fail_usage(str(exc))
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

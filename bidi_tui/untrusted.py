@@ -96,16 +96,42 @@ def one_line(value: object, *, limit: int | None = CELL_LIMIT) -> SafeText:
 # --- JSON ---------------------------------------------------------------------------------
 
 
-def _strict(value: Any) -> Any:
+def _clean_leaf(value: Any) -> Any:
     if isinstance(value, str):
         return _SURROGATE_RE.sub(REPLACEMENT, value)
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {_strict(str(key)): _strict(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(item) for item in value]
     return value
+
+
+def strict_json(obj: Any) -> Any:
+    """A copy of ``obj`` that strict JSON can hold: lone surrogates become U+FFFD, non-finite
+    floats the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+
+    Iterative, so an answer nested as deeply as the JSON decoder allowed does not run out of
+    stack here.
+    """
+    if not isinstance(obj, dict | list | tuple):
+        return _clean_leaf(obj)
+    root: list[Any] = [None]
+    # (container to fill, key or index in it, value to copy)
+    pending: list[tuple[Any, Any, Any]] = [(root, 0, obj)]
+    while pending:
+        target, slot, value = pending.pop()
+        if isinstance(value, dict):
+            copy: dict[Any, Any] = {}
+            target[slot] = copy
+            for key, item in value.items():
+                clean_key = _clean_leaf(key) if isinstance(key, str | float) else key
+                copy[clean_key] = None
+                pending.append((copy, clean_key, item))
+        elif isinstance(value, list | tuple):
+            items: list[Any] = [None] * len(value)
+            target[slot] = items
+            pending.extend((items, index, item) for index, item in enumerate(value))
+        else:
+            target[slot] = _clean_leaf(value)
+    return root[0]
 
 
 def strict_json_dumps(value: Any, **options: Any) -> str:
@@ -113,4 +139,4 @@ def strict_json_dumps(value: Any, **options: Any) -> str:
     non-finite numbers the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (nothing is
     dropped, and strict parsers such as ``JSON.parse`` and jq accept it)."""
     options.setdefault("ensure_ascii", False)
-    return json.dumps(_strict(value), allow_nan=False, **options)
+    return json.dumps(strict_json(value), allow_nan=False, **options)
