@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from bidi_tui.ui import keys
-from bidi_tui.view.filtering import FILTER_STATES, SORT_CYCLE
+from bidi_tui.view.arrangement import RowOrder
+from bidi_tui.view.filtering import FILTER_STATES, SORT_CYCLE, SortKey
 from bidi_tui.view.grouping import GROUP_CYCLE, GroupBy
-
-if TYPE_CHECKING:
-    from bidi_tui.ui.app import BidiTuiApp
+from bidi_tui.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,21 @@ class PaletteCommand:
 
 class CommandSource(Protocol):
     def palette_commands(self) -> Sequence[PaletteCommand]: ...
+
+
+class Dashboard(Protocol):
+    """What the commands need of the App (so this module does not import it)."""
+
+    order: RowOrder
+    workspace: Workspace
+
+    def can_run(self, action: str) -> bool | None: ...
+    def get_key_display(self, binding: Binding) -> str: ...
+    def action_clear_filter(self) -> None: ...
+    def sort_by(self, key: SortKey, reverse: bool) -> None: ...
+    def group_by(self, by: GroupBy) -> None: ...
+    def filter_to(self, state: str) -> None: ...
+    def go_to(self, name: str) -> None: ...
 
 
 class DashboardCommands(Provider):
@@ -58,7 +73,7 @@ class DashboardCommands(Provider):
                 yield Hit(score, matcher.highlight(command.title), command.run, help=command.help)
 
 
-def dashboard_commands(app: BidiTuiApp) -> list[PaletteCommand]:
+def dashboard_commands(app: Dashboard) -> list[PaletteCommand]:
     """Every key's action that can run now, each sort and direction, each grouping, each
     state filter, and one "go to" per endpoint (found by name or tag)."""
     commands = []
