@@ -92,6 +92,25 @@ async def test_state_change_notifies(config_path: Path) -> None:
         assert "ff-1: READY → ERROR (refused)" in messages
 
 
+async def test_toasts_are_one_line_at_the_top_and_cover_no_row(config_path: Path) -> None:
+    verdicts = scene_verdicts()
+    app = make_app(config_path, verdicts)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        for name in ("ff-1", "cd-1", "ff-2"):  # three changes, three toasts
+            verdicts.by_name[name] = "refused"
+            app.engine.recheck(name)
+        await settle(pilot, app)
+        await pilot.pause(0.3)
+        toasts = list(app.screen.query("Toast"))
+        assert len(toasts) == 3
+        first_row = app.table.region.y + 1  # below the table's header line
+        for toast in toasts:
+            assert toast.region.height == 1, toast.region
+            assert toast.region.bottom <= first_row, (toast.region, first_row)
+            assert toast.region.x >= 80 // 2 - 1  # the right half: the title and counts show
+
+
 async def test_add_endpoint_validates_inline_then_adds(config_path: Path) -> None:
     app = make_app(config_path, scene_verdicts())
     async with app.run_test(size=SIZE) as pilot:
