@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from bidi_tui.config import load_config
@@ -219,3 +220,13 @@ def table_lines(app: BidiTuiApp) -> list[str]:
     """The endpoint table's lines as they are on screen now (header first)."""
     table = app.table
     return [table.render_line(y).text.rstrip() for y in range(table.size.height)]
+
+
+async def settle(pilot: Pilot[None], app: BidiTuiApp) -> None:
+    """Let the engine's round finish and the table catch up."""
+    for _ in range(50):
+        await pilot.pause(0.02)
+        if all(w.last is not None for w in app.engine.watches.values() if not w.paused):
+            break
+    app.apply_updates()
+    await pilot.pause()

@@ -21,6 +21,7 @@ from tests.scenes import (
     plain,
     row_texts,
     scene_verdicts,
+    settle,
     table_lines,
     write_config,
 )
@@ -32,16 +33,6 @@ SIZE = (120, 30)
 def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     return write_config(tmp_path)
-
-
-async def settle(pilot: object, app: BidiTuiApp) -> None:
-    """Let the engine's first round finish and the table catch up."""
-    for _ in range(50):
-        await pilot.pause(0.02)  # type: ignore[attr-defined]
-        if all(w.last is not None for w in app.engine.watches.values() if not w.paused):
-            break
-    app.apply_updates()
-    await pilot.pause()  # type: ignore[attr-defined]
 
 
 async def test_table_shows_each_state(config_path: Path) -> None:

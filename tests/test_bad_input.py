@@ -70,7 +70,7 @@ from bidi_tui.ui.screens.confirm import ConfirmScreen
 from bidi_tui.ui.screens.detail import DetailScreen
 from bidi_tui.ui.screens.endpoint_dialog import DialogError, EndpointDialog, build_endpoints
 from tests.bidi_servers import Served, status_server
-from tests.scenes import Verdicts, make_app, row_texts, write_config
+from tests.scenes import Verdicts, make_app, row_texts, settle, write_config
 
 SECRET = "s3cretPW"
 TOKEN = "s3cretTOKEN"
@@ -529,16 +529,6 @@ url = "127.0.0.1:9222"
 def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     return tmp_path
-
-
-async def settle(pilot: Any, app: BidiTuiApp) -> None:
-    """Let the engine's round finish and the table catch up."""
-    for _ in range(50):
-        await pilot.pause(0.02)
-        if all(w.last is not None for w in app.engine.watches.values() if not w.paused):
-            break
-    app.apply_updates()
-    await pilot.pause()
 
 
 def screen_text(app: BidiTuiApp) -> str:

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.ui.app import BidiTuiApp
@@ -23,7 +22,7 @@ from bidi_tui.view.grouping import (
     rollup_text,
 )
 from bidi_tui.view.states import RowState
-from tests.scenes import Verdicts, make_app, table_lines, write_config
+from tests.scenes import Verdicts, make_app, settle, table_lines, write_config
 
 FARM = """\
 [[endpoints]]
@@ -91,15 +90,6 @@ def farm_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BidiTuiApp:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     verdicts = Verdicts({"rack2-3": "busy", "rack2-4": "refused", "solo": "refused"})
     return make_app(write_config(tmp_path, FARM), verdicts)
-
-
-async def settle(pilot: Pilot[None], app: BidiTuiApp) -> None:
-    for _ in range(50):
-        await pilot.pause(0.02)
-        if all(w.last is not None for w in app.engine.watches.values()):
-            break
-    app.apply_updates()
-    await pilot.pause()
 
 
 def shown(app: BidiTuiApp) -> list[str]:

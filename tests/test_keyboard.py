@@ -16,7 +16,7 @@ from bidi_tui.ui.app import BidiTuiApp
 from bidi_tui.ui.screens.confirm import ConfirmScreen
 from bidi_tui.ui.screens.endpoint_dialog import EndpointDialog
 from bidi_tui.view.filtering import SortKey
-from tests.scenes import make_app, names, row_texts, scene_verdicts, write_config
+from tests.scenes import make_app, names, row_texts, scene_verdicts, settle, write_config
 
 SIZE = (120, 30)
 
@@ -25,15 +25,6 @@ SIZE = (120, 30)
 def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     return write_config(tmp_path)
-
-
-async def settle(pilot: Pilot[None], app: BidiTuiApp) -> None:
-    for _ in range(50):
-        await pilot.pause(0.02)
-        if all(w.last is not None for w in app.engine.watches.values() if not w.paused):
-            break
-    app.apply_updates()
-    await pilot.pause()
 
 
 def focused_id(app: BidiTuiApp) -> str | None:
