@@ -14,6 +14,7 @@ from bidi_tui.ui.screens.confirm import ConfirmScreen
 from bidi_tui.ui.screens.detail import DetailScreen
 from bidi_tui.ui.screens.endpoint_dialog import EndpointDialog
 from bidi_tui.ui.screens.help import HelpScreen
+from bidi_tui.view.filtering import SortKey
 from bidi_tui.view.rows import RowView
 from tests.scenes import (
     make_app,
@@ -481,3 +482,26 @@ async def test_updates_compute_only_the_rows_on_screen(
         shown = app.table.visible_names()
         assert len(shown) == app.table.size.height - 1
         assert computed and set(computed) <= set(shown)
+
+
+async def test_mouse_click_selects_then_opens_and_a_header_click_sorts(config_path: Path) -> None:
+    app = make_app(config_path, scene_verdicts())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        table = app.table
+        await pilot.click(table, offset=(20, 3))  # the third row: cd-1
+        assert app.selected_name == "cd-1"
+        assert not isinstance(app.screen, DetailScreen)
+        await pilot.click(table, offset=(20, 3))  # again on the selected row: its details
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape")
+        header = table_lines(app)[0]
+        assert "▲" not in header and "▼" not in header  # config order: no arrow
+        name_x = header.index("NAME")
+        await pilot.click(table, offset=(name_x, 0))
+        assert app.order.sort_key is SortKey.NAME and not app.order.reverse
+        assert "NAME ▲" in table_lines(app)[0]
+        assert names(app) == ["cd-1", "cdp", "ff-1", "ff-2", "gone"]
+        await pilot.click(table, offset=(name_x, 0))  # the same header again: reversed
+        assert "NAME ▼" in table_lines(app)[0]
+        assert names(app)[0] == "gone"

@@ -520,7 +520,7 @@ def test_column_layout(total: int, longest_name: int, longest_url: int) -> None:
     ("total", "dropped"),
     [
         (200, set()),
-        (120, {"trend"}),
+        (120, {"trend", "since"}),
         (100, {"trend", "since", "url"}),
         (80, {"trend", "since", "url"}),
     ],

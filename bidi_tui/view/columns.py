@@ -63,7 +63,7 @@ COLUMNS: tuple[Column, ...] = (
         lambda row: ERROR_TEXT_STYLE if row.is_error else "",
     ),
     Column(
-        "latency", "LATENCY", lambda row: row.latency, width=7, sort=SortKey.LATENCY, right=True
+        "latency", "LATENCY", lambda row: row.latency, width=9, sort=SortKey.LATENCY, right=True
     ),
     Column("age", "CHECKED", lambda row: row.age, _age_style, width=9, sort=SortKey.LAST_CHECK),
     Column("since", "IN STATE", lambda row: row.since, width=8, drop_order=2),
@@ -109,7 +109,7 @@ def fit_columns(
     """Widths that fit ``total_width``: optional columns go first (by ``drop_order``), then
     the message narrows to NARROW_MESSAGE_WIDTH, then long names are cut (in the middle)
     down to MIN_NAME_WIDTH; the message takes what is left."""
-    name = max(len("NAME"), min(longest_name, MAX_NAME_WIDTH))
+    name = max(len("NAME ▲"), min(longest_name, MAX_NAME_WIDTH))  # room for the sort arrow
     url = max(len("URL"), min(longest_url, MAX_URL_WIDTH))
     shown = list(columns)
     droppable = sorted((c for c in shown if c.drop_order), key=lambda c: c.drop_order)
