@@ -274,3 +274,14 @@ async def test_the_palette_applies_a_state_filter(config_path: Path) -> None:
         assert set(row_texts(app)) == {"cdp", "gone"}
         await pilot.press("escape")
         assert len(names(app)) == 5
+
+
+async def test_adding_a_url_that_is_watched_already_warns(config_path: Path) -> None:
+    app = make_app(config_path, scene_verdicts())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("a", *"twin=127.0.0.1:9222", "enter")  # ff-1's URL
+        await settle(pilot, app)
+        warnings = [n.message for n in app._notifications if n.severity == "warning"]
+        assert "twin has the same URL as ff-1: it is checked twice" in warnings
+        assert "twin" in names(app)
