@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -230,3 +231,15 @@ async def settle(pilot: Pilot[None], app: BidiTuiApp) -> None:
             break
     app.apply_updates()
     await pilot.pause()
+
+
+async def palette_prompts(pilot: Pilot[None], app: BidiTuiApp, query: str) -> list[str]:
+    await pilot.press("ctrl+p")
+    assert isinstance(app.screen, CommandPalette)
+    await pilot.press(*query)
+    for _ in range(40):
+        await pilot.pause(0.05)
+        results = app.screen.query_one(CommandList)
+        if results.option_count:
+            break
+    return [str(results.get_option_at_index(i).prompt) for i in range(results.option_count)]

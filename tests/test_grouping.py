@@ -22,7 +22,7 @@ from bidi_tui.view.grouping import (
     rollup_text,
 )
 from bidi_tui.view.states import RowState
-from tests.scenes import Verdicts, make_app, settle, table_lines, write_config
+from tests.scenes import Verdicts, make_app, palette_prompts, settle, table_lines, write_config
 
 FARM = """\
 [[endpoints]]
@@ -151,7 +151,8 @@ async def test_go_to_unfolds_the_group(farm_app: BidiTuiApp) -> None:
         await settle(pilot, app)
         await pilot.press("b", "g", "left")
         assert shown(app)[0].startswith("▸ rack2")
-        app.go_to("rack2-3")
+        await palette_prompts(pilot, app, "go to rack2-3")
+        await pilot.press("enter")
         await pilot.pause()
         assert app.selected_name == "rack2-3"
         assert shown(app)[0].startswith("▾ rack2")

@@ -16,7 +16,15 @@ from bidi_tui.ui.app import BidiTuiApp
 from bidi_tui.ui.screens.confirm import ConfirmScreen
 from bidi_tui.ui.screens.endpoint_dialog import EndpointDialog
 from bidi_tui.view.filtering import SortKey
-from tests.scenes import make_app, names, row_texts, scene_verdicts, settle, write_config
+from tests.scenes import (
+    make_app,
+    names,
+    palette_prompts,
+    row_texts,
+    scene_verdicts,
+    settle,
+    write_config,
+)
 
 SIZE = (120, 30)
 
@@ -215,18 +223,6 @@ async def test_j_and_k_move_the_cursor(config_path: Path) -> None:
         assert app.selected_name == "gone"
         await pilot.press("g")
         assert app.selected_name == "ff-1"
-
-
-async def palette_prompts(pilot: Pilot[None], app: BidiTuiApp, query: str) -> list[str]:
-    await pilot.press("ctrl+p")
-    assert isinstance(app.screen, CommandPalette)
-    await pilot.press(*query)
-    for _ in range(40):
-        await pilot.pause(0.05)
-        results = app.screen.query_one(CommandList)
-        if results.option_count:
-            break
-    return [str(results.get_option_at_index(i).prompt) for i in range(results.option_count)]
 
 
 async def test_the_palette_knows_the_apps_commands(config_path: Path) -> None:
