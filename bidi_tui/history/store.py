@@ -123,6 +123,10 @@ class _Queries:
         """Every endpoint the history knows, by name."""
         return [row[0] for row in self._rows("SELECT name FROM endpoints ORDER BY name")]
 
+    def urls(self) -> dict[str, str]:
+        """Every endpoint's URL (password masked) at its last recorded check, by name."""
+        return {name: one_line(url) for name, url in self._rows("SELECT name, url FROM endpoints")}
+
     def url(self, name: str) -> str | None:
         """The endpoint's URL (password masked) at its last recorded check."""
         rows = self._rows("SELECT url FROM endpoints WHERE name = ?", (name,))
