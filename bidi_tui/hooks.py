@@ -180,6 +180,11 @@ class HookRunner:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    async def wait_idle(self) -> None:
+        """Return once no hook runs or waits."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     async def close(self, grace: float = 2.0) -> None:
         """Run no more hooks; give those started or waiting ``grace`` seconds, then kill
         what still runs (its whole process group) and drop what still waits."""

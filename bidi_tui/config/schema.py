@@ -7,7 +7,7 @@ Schema::
     timeout = 5       # seconds one check may take
     reuse_connections = false   # the dashboard keeps one connection per endpoint open
     history_days = 30 # days of state changes and hourly counts kept; 0 turns history off
-    on_change = ["notify-send bidi-tui"]  # commands run on every state change (no shell)
+    on_change = ["/usr/local/bin/bidi-alert"]  # commands run on every state change (no shell)
 
     [[endpoints]]
     name = "ff-1"                         # optional: derived from the URL
