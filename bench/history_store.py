@@ -8,7 +8,8 @@
    state changes: a typical farm (10 changes per endpoint per day) and the worst case (every
    endpoint flapping, so retention keeps its newest 1,000). The file is then pruned as at
    start and its size read.
-2. Write cost: results of 2,000 endpoints checked every 5 s (400 per second) go through
+2. Queries the dashboard makes, on the typical file.
+3. Write cost: results of 2,000 endpoints checked every 5 s (400 per second) go through
    ``store.listener`` in real time for ``--seconds``. The listener's cost on the event loop
    (wall time per call) and the writer thread's CPU per check (its own thread CPU clock),
    the commits made and the longest commit.
@@ -24,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.report import machine_line
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import CheckFinished
-from bidi_tui.history import HistoryStore
+from bidi_tui.history import HistoryReader, HistoryStore
 from bidi_tui.history.database import open_for_writing
 from bidi_tui.history.retention import MAX_CHANGES_KEPT, prune
 from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
@@ -40,8 +41,9 @@ from bidi_tui.model import ErrorKind, ProbeError, ProbeResult, State
 MESSAGES = ("", "Session already started", "connection refused on port 9222")
 
 
-def fill(path: Path, endpoints: int, days: int, changes_per_day: float | None) -> None:
-    """Rows as the writer leaves them; ``changes_per_day`` None: the retention's cap."""
+def fill(path: Path, endpoints: int, days: int, changes_per_day: float | None) -> float:
+    """Rows as the writer leaves them; ``changes_per_day`` None: the retention's cap. The
+    seconds the prune at start then takes (nothing is old enough to go)."""
     rng = random.Random(7)
     connection = open_for_writing(path, 5.0)
     now = time.time()
@@ -103,9 +105,12 @@ def fill(path: Path, endpoints: int, days: int, changes_per_day: float | None) -
             changes,
         )
     connection.execute("COMMIT")
+    started = time.perf_counter()
     prune(connection, days, now)
+    pruned = time.perf_counter() - started
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
+    return pruned
 
 
 def size_report(endpoints: int, days: int) -> None:
@@ -122,15 +127,43 @@ def size_report(endpoints: int, days: int) -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "history.sqlite3"
             started = time.perf_counter()
-            fill(path, endpoints, days, per_day)
+            pruned = fill(path, endpoints, days, per_day)
             size = path.stat().st_size
             with sqlite3.connect(path) as connection:
                 (changes,) = connection.execute("SELECT count(*) FROM changes").fetchone()
             print(
                 f"{label:<42}{changes:>12,}{size / 2**20:>9.1f}"
                 f"{size / (endpoints * days * 24):>21.1f}"
-                f"   (filled in {time.perf_counter() - started:.0f} s)"
+                f"   (filled in {time.perf_counter() - started:.0f} s, pruned in {pruned:.2f} s)"
             )
+
+
+def query_report(endpoints: int, days: int) -> None:
+    """What the dashboard's queries cost on the typical file (10 changes a day)."""
+    print(f"\n2. queries on the typical file ({endpoints:,} endpoints x {days} days)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "history.sqlite3"
+        fill(path, endpoints, days, 10.0)
+        reader = HistoryReader.open(path)
+        assert isinstance(reader, HistoryReader)
+        now = datetime.now(UTC)
+        name = reader.names()[endpoints // 2]
+        queries = {
+            "uptimes(24 h ago), every endpoint": lambda: reader.uptimes(now - timedelta(days=1)),
+            "uptimes(7 d ago), every endpoint": lambda: reader.uptimes(now - timedelta(days=7)),
+            "last_states(), every endpoint": reader.last_states,
+            "uptime(name, 7 d ago)": lambda: reader.uptime(name, now - timedelta(days=7)),
+            "last_state(name)": lambda: reader.last_state(name),
+            "changes(name, 50)": lambda: reader.changes(name, 50),
+        }
+        for label, query in queries.items():
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                query()
+                times.append(time.perf_counter() - started)
+            print(f"{label:<40} {statistics.median(times) * 1e3:8.2f} ms (median of 5)")
+        reader.close()
 
 
 def farm_endpoints(count: int) -> list[Endpoint]:
@@ -144,7 +177,7 @@ def farm_endpoints(count: int) -> list[Endpoint]:
 async def write_cost(endpoints: int, seconds: float) -> None:
     rate = endpoints / 5.0
     print(
-        f"\n2. write cost: {endpoints:,} endpoints every 5 s ({rate:.0f} checks/s), "
+        f"\n3. write cost: {endpoints:,} endpoints every 5 s ({rate:.0f} checks/s), "
         f"{seconds:g} s in real time"
     )
     with tempfile.TemporaryDirectory() as folder:
@@ -222,6 +255,7 @@ def main() -> None:
     print(machine_line())
     if not args.no_size:
         size_report(args.endpoints, args.days)
+        query_report(args.endpoints, args.days)
     asyncio.run(write_cost(args.endpoints, args.seconds))
 
 

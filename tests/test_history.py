@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -138,6 +139,7 @@ async def test_two_runs_share_one_file_and_a_restart_knows_the_state(tmp_path: P
     ]
     assert changes[0].error_kind is ErrorKind.REFUSED
     assert changes[0].message == f"connection refused on port {endpoint.port}"
+    assert reader.last_states() == {"ff": (State.ERROR, since)}
     uptime = reader.uptime("ff", datetime.now(UTC) - timedelta(hours=1))
     assert uptime is not None and 0 < uptime < 1
     assert reader.url("ff") == endpoint.display_url
@@ -531,7 +533,13 @@ async def test_writes_wait_for_a_lock_and_go_on_when_it_is_released(tmp_path: Pa
     path = tmp_path / "history.sqlite3"
     opened(path).close()
     reports: list[str] = []
-    store = opened(path, report=reports.append, write_busy_timeout=0.2)
+    threads: list[threading.Thread] = []
+
+    def report(message: str) -> None:
+        reports.append(message)
+        threads.append(threading.current_thread())
+
+    store = opened(path, report=report, write_busy_timeout=0.2)
     holder = locker(path, "BEGIN IMMEDIATE")
     try:
         async with status_server() as served:
@@ -546,6 +554,8 @@ async def test_writes_wait_for_a_lock_and_go_on_when_it_is_released(tmp_path: Pa
                 assert reports[1] == f"history: {path} is writable again"
                 assert store.sync()
                 assert store.last_state("ff") is not None
+        # Told on the loop's thread, not the writer's: a UI may act on it at once.
+        assert threads == [threading.main_thread()] * 2
     finally:
         if holder.returncode is None:
             release(holder)

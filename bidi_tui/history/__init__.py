@@ -20,7 +20,7 @@ since"), and at most its newest 1,000 changes (a flapping one).
 API (for the dashboard and ``serve``)::
 
     store = HistoryStore.open(default_history_path(), config.defaults.history_days,
-                              report=show_one_line)   # later failures, told on the loop
+                              report=show_one_line)   # later failures, on the events' loop
     if isinstance(store, HistoryError):     # one line: which file, what, what to try
         show_one_line(str(store))           # (store.off: history_days = 0, say nothing)
     else:
@@ -30,6 +30,7 @@ API (for the dashboard and ``serve``)::
         store.changes(name, limit)          # [Change(at, from_state, to_state, message,
                                             #   error_kind)], newest first
         store.last_state(name)              # (State, since) or None: "in state since"
+        store.last_states()                 # {name: (State, since)}, one query
         store.flapping(name)                # over its last recorded checks
         store.hours(name, since)            # [HourSummary(start, checks, p50_ms, p99_ms)]
         store.close()                       # commits what is pending

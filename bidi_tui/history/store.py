@@ -144,6 +144,18 @@ class _Queries:
                 return state, _moment(at)
         return None
 
+    def last_states(self) -> dict[str, tuple[State, datetime]]:
+        """:meth:`last_state` of every endpoint, in one query (for a dashboard's start)."""
+        states: dict[str, tuple[State, datetime]] = {}
+        for name, to_state, at in self._rows(
+            "SELECT e.name, c.to_state, c.at FROM endpoints e JOIN changes c ON c.id = ("
+            "SELECT id FROM changes WHERE endpoint = e.id ORDER BY at DESC, id DESC LIMIT 1)"
+        ):
+            state = _state(to_state)
+            if state is not None:
+                states[name] = (state, _moment(at))
+        return states
+
     def changes(self, name: str, limit: int = 50, since: datetime | None = None) -> list[Change]:
         """The endpoint's changes, newest first: at most ``limit``, none before ``since``."""
         rows = self._rows(
@@ -260,6 +272,8 @@ class HistoryStore(_Queries):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._report: Report | None = None
         self._closed = False
+        self._untold: list[str] = []  # problems met before the first event named the loop
+        self._untold_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -291,6 +305,8 @@ class HistoryStore(_Queries):
         )
         store = cls(path, connection, writer)
         store._report = report
+        with contextlib.suppress(RuntimeError):  # opened on the loop: that is the one
+            store._loop = asyncio.get_running_loop()
         holder.append(store)
         writer.start()
         return store
@@ -312,6 +328,7 @@ class HistoryStore(_Queries):
         if self._loop is None:
             with contextlib.suppress(RuntimeError):
                 self._loop = asyncio.get_running_loop()
+                self._tell_untold()
         if isinstance(event, CheckFinished):
             self._writer.queue.put((event.name, event.result))
         elif isinstance(event, WatchChanged):
@@ -333,17 +350,25 @@ class HistoryStore(_Queries):
         self._close_reader()
 
     def _deliver(self, message: str) -> None:
-        """A problem the writer met, told to ``report`` on the loop that gave it events."""
+        """A problem, told to ``report`` on the loop that gives the events (one met before
+        the first event waits for it, as the writer thread must not call the UI)."""
         _log.warning("%s", message)
-        report = self._report
-        if report is None:
+        if self._report is None:
             return
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
+        with self._untold_lock:
+            self._untold.append(message)
+        if self._loop is not None:
+            self._tell_untold()
+
+    def _tell_untold(self) -> None:
+        with self._untold_lock:
+            messages, self._untold = self._untold, []
+        report, loop = self._report, self._loop
+        if report is None or loop is None or loop.is_closed():
+            return
+        for message in messages:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(report, message)
-                return
-        report(message)
 
     def _read_failed(self, problem: str) -> None:
         super()._read_failed(problem)
