@@ -221,7 +221,8 @@ def cli() -> None:
     """Watch which browsers of a farm can take a new WebDriver BiDi session.
 
     With no command, opens the live dashboard (same as `bidi-tui watch`).
-    `bidi-tui check` checks once and exits with a monitoring-plugin status.
+    `bidi-tui check` checks once and exits with a monitoring-plugin status;
+    `bidi-tui history` shows uptimes and state changes recorded while watching.
     """
 
 
@@ -390,11 +391,11 @@ def history_command(
     record. Without ENDPOINTs: the config's endpoints, then any other with history.
 
     \b
-    Uptime is the share of time an endpoint answered (ready or not ready, i.e. not in
-    error). Flapping: more than 5 state changes in its last 20 checks.
-    The history is $BIDI_TUI_STATE_DIR/history.sqlite3, else in the platform's state
-    folder. Exit status: 0, or 3 for bad usage, bad config, or a history file that
-    cannot be read (damaged, locked: the one line says which and what to try).
+    Uptime: the share of time an endpoint answered (ready or not ready,
+    that is, not in error). Flapping: over 5 state changes in its last 20 checks.
+    The history: $BIDI_TUI_STATE_DIR/history.sqlite3, else in the platform's
+    state folder. Exit status: 0, or 3 for bad usage, bad config, or a history
+    file that cannot be read (damaged, locked: one line says which, what to try).
 
     With --json, prints an array of objects with the keys name, url, uptime ({1h, 24h, 7d}:
     0-1 or null), flapping and changes ([{at, from, to, message, error_kind}]).

@@ -171,7 +171,7 @@ class HookRunner:
                     self._problem(
                         event.name,
                         argv,
-                        f"not run: {self._max_waiting} hook runs wait already (are hooks hanging?)",
+                        f"not run: {self._max_waiting} hook runs are waiting already",
                     )
                 self._dropped += 1
                 continue

@@ -300,7 +300,7 @@ def test_watch_refuses_a_bad_on_change_before_starting(
 def test_history_help_names_the_statuses(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "history", "--help")
     assert code == 0
-    assert "more than 5 state changes in its last 20 checks" in " ".join(out.split())
+    assert "over 5 state changes in its last 20 checks" in " ".join(out.split())
     assert "--since DURATION" in out
 
 
