@@ -25,6 +25,7 @@ from bidi_tui.config import (
     default_config_path,
     load_config,
 )
+from bidi_tui.desktop_notify import NotifyProtocol
 from bidi_tui.endpoints import (
     DuplicateNameError,
     Endpoint,
@@ -93,6 +94,19 @@ def _timeout_option(value: float | None) -> float | None:
         return None if value is None else checked_timeout(value, "--timeout")
     except SettingError as exc:
         fail_usage(str(exc))
+
+
+def _on_change_option(commands: Sequence[str]) -> None:
+    """Every ``--on-change`` command splits into words and names a program that exists."""
+    from bidi_tui.hook_command import HookCommandError, missing_program, split_command
+
+    for command in commands:
+        try:
+            problem = missing_program(split_command(command))
+        except HookCommandError as exc:
+            fail_usage(f"--on-change: {exc}")
+        if problem is not None:
+            fail_usage(f"--on-change: {problem}; give a program that exists, or its path")
 
 
 def _interval_option(value: float | None) -> float | None:
@@ -270,7 +284,8 @@ def cli() -> None:
     """Watch which browsers of a farm can take a new WebDriver BiDi session.
 
     With no command, opens the live dashboard (same as `bidi-tui watch`).
-    `bidi-tui check` checks once and exits with a monitoring-plugin status.
+    `bidi-tui check` checks once and exits with a monitoring-plugin status;
+    `bidi-tui history` shows uptimes and state changes recorded while watching.
     """
 
 
@@ -394,6 +409,23 @@ def check(
     "(about a sixth of the CPU per check; latency is then the round trip alone). "
     "Config: reuse_connections = true in [defaults].",
 )
+@click.option(
+    "--on-change",
+    "on_change",
+    multiple=True,
+    metavar="CMD",
+    help="Run CMD on every state change (repeatable; split like a shell, run without one; "
+    "BIDI_NAME, BIDI_STATE, ... in its environment, the check's JSON on stdin). "
+    "Config: on_change = [...] in [defaults] or per endpoint.",
+)
+@click.option(
+    "--desktop-notify",
+    "desktop_notify",
+    type=click.Choice([protocol.value for protocol in NotifyProtocol]),
+    help="Also ask the terminal to show a desktop notification for each state change, "
+    "with OSC 777 (foot, kitty, WezTerm, rxvt) or OSC 9 (iTerm2, Windows Terminal). Off "
+    "by default.",
+)
 def watch(
     endpoints: tuple[str, ...],
     config_path: Path | None,
@@ -402,6 +434,8 @@ def watch(
     demo: bool,
     bell: bool,
     reuse_connections: bool,
+    on_change: tuple[str, ...],
+    desktop_notify: str | None,
 ) -> int:
     """Open the live dashboard on the config's endpoints plus any ENDPOINTs given.
 
@@ -410,6 +444,7 @@ def watch(
     settings = Settings(
         cli_interval=_interval_option(interval), cli_timeout=_timeout_option(timeout)
     )
+    _on_change_option(on_change)
     config, selected = load_endpoints(
         endpoints, config_path, use_default_config=True, missing_ok=True
     )
@@ -428,6 +463,8 @@ def watch(
         settings=settings,
         demo=demo,
         bell=bell,
+        on_change=on_change,
+        desktop_notify=None if desktop_notify is None else NotifyProtocol(desktop_notify),
     )
 
 
@@ -468,6 +505,13 @@ def watch(
     "Configured endpoints are always allowed; anything else gets HTTP 403. Repeatable.",
 )
 @click.option("--demo", is_flag=True, help="Start an embedded demo farm and watch it.")
+@click.option(
+    "--on-change",
+    "on_change",
+    multiple=True,
+    metavar="CMD",
+    help="Run CMD on every state change, as the dashboard's option (repeatable).",
+)
 def serve(
     endpoints: tuple[str, ...],
     config_path: Path | None,
@@ -478,6 +522,7 @@ def serve(
     jsonl: bool,
     probe_allow: tuple[str, ...],
     demo: bool,
+    on_change: tuple[str, ...],
 ) -> int:
     """Watch the endpoints without a UI; serve Prometheus metrics and /probe.
 
@@ -492,6 +537,7 @@ def serve(
 
     timeout = _timeout_option(timeout)
     interval = _interval_option(interval)
+    _on_change_option(on_change)
     try:
         options = ServeOptions(
             specs=endpoints,
@@ -503,10 +549,84 @@ def serve(
             jsonl=jsonl,
             probe_allow=parse_patterns(probe_allow),
             demo=demo,
+            on_change=on_change,
         )
         return run_serve(options)
     except (ServeUsageError, PatternError) as exc:
         fail_usage(str(exc))
+
+
+# --- bidi-tui history ---------------------------------------------------------------------
+
+
+@cli.command(name="history")
+@click.argument("names", nargs=-1, metavar="[ENDPOINT]...")
+@click.option(
+    "--since",
+    default="24h",
+    show_default=True,
+    metavar="DURATION",
+    help="List the changes of this long: 90m, 24h, 7d, 2w, 1h30m.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of text.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=f"TOML file with [[endpoints]] (their order and URLs) [default: {default_config_path()}]",
+)
+def history_command(
+    names: tuple[str, ...], since: str, as_json: bool, config_path: Path | None
+) -> None:
+    """Uptime for 1 h, 24 h and 7 d, flapping, and the state changes of each ENDPOINT (a
+    name, or a spec naming it), newest first, from the history the dashboard and serve
+    record. Without ENDPOINTs: the config's endpoints, then any other with history.
+
+    \b
+    Uptime: the share of time an endpoint answered (ready or not ready,
+    that is, not in error). Flapping: over 5 state changes in its last 20 checks.
+    The history: $BIDI_TUI_STATE_DIR/history.sqlite3, else in the platform's
+    state folder. Exit status: 0, or 3 for bad usage, bad config, or a history
+    file that cannot be read (damaged, locked: one line says which, what to try).
+
+    With --json, prints an array of objects with the keys name, url, uptime ({1h, 24h, 7d}:
+    0-1 or null), flapping and changes ([{at, from, to, message, error_kind}]).
+    """
+    from datetime import UTC, datetime
+
+    from bidi_tui.history import default_history_path
+    from bidi_tui.history.report import (
+        DurationError,
+        ReportError,
+        format_history,
+        gather_histories,
+        parse_duration,
+    )
+
+    try:
+        window = parse_duration(since)
+    except DurationError as exc:
+        fail_usage(f"--since: {exc}")
+    config, _ = load_endpoints((), config_path, use_default_config=True)
+    assert config is not None
+    path = default_history_path()
+    now = datetime.now(UTC)
+    configured = {endpoint.name: endpoint.display_url for endpoint in config.endpoints}
+    try:
+        histories, found = gather_histories(path, names, configured, now, window)
+    except ReportError as exc:
+        fail_usage(str(exc))
+    if not found:
+        click.echo(
+            f"note: no history yet at {path}: the dashboard and serve record it as they watch",
+            err=True,
+        )
+    if config.defaults.history_days == 0:
+        click.echo(f"note: history_days = 0 in {config.path}: nothing new is recorded", err=True)
+    if as_json:
+        click.echo(strict_json_dumps([h.to_json() for h in histories], indent=2))
+    elif histories:
+        print_lines(format_history(histories, now, one_line(since.strip())))
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

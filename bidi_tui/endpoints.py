@@ -64,6 +64,9 @@ class Endpoint:
     # Saving writes these names back, never the values.
     password_env: str | None = None
     header_env: Mapping[str, str] = field(default_factory=dict)
+    # Commands run when its state changes (the config's per-endpoint ``on_change``);
+    # None: the ``[defaults]`` ones.
+    on_change: tuple[str, ...] | None = None
 
     def __hash__(self) -> int:
         return hash((self.name, self.url))

@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -93,6 +93,9 @@ class Watch:
     next_due: float = 0.0
     history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
     checks: int = 0
+    # The state and since-when a history from before a restart knows: a first result in
+    # that state keeps that "since" (see Engine.remember_states).
+    remembered: tuple[State, datetime] | None = None
 
     @property
     def state(self) -> State | None:
@@ -315,6 +318,14 @@ class Engine:
             self._spawn(endpoint.name, first=True)
         self._emit(WatchChanged(endpoint.name))
 
+    def remember_states(self, states: Mapping[str, tuple[State, datetime]]) -> None:
+        """States known from an earlier run: an endpoint whose first result is in the same
+        state has been in it since then, not since now."""
+        for name, known in states.items():
+            watch = self._watches.get(name)
+            if watch is not None and watch.last is None:
+                watch.remembered = known
+
     def record_result(self, name: str, result: ProbeResult) -> None:
         """Take a result obtained elsewhere (a replay, a screenshot scene) as a finished check."""
         self._record(self._watches[name], result)
@@ -413,7 +424,10 @@ class Engine:
         watch.checks += 1
         watch.last_finished_at = self.clock.now()
         if previous != result.state or watch.state_since is None:
-            watch.state_since = result.checked_at
+            remembered = watch.remembered
+            kept = previous is None and remembered is not None and remembered[0] is result.state
+            watch.state_since = remembered[1] if kept and remembered else result.checked_at
+        watch.remembered = None
         watch.consecutive_errors = (
             watch.consecutive_errors + 1 if result.state is State.ERROR else 0
         )

@@ -9,6 +9,7 @@ while a big farm is written.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -135,6 +136,10 @@ class Workspace:
         if endpoint.name != old_name and endpoint.name in self._positions:
             raise WorkspaceError(f"an endpoint named {endpoint.name!r} is watched already")
         position = self._positions.pop(old_name)
+        previous = self._endpoints[position]
+        if endpoint.on_change is None and previous.on_change is not None:
+            # The edit dialog has no field for hooks: an edit keeps the file's on_change.
+            endpoint = dataclasses.replace(endpoint, on_change=previous.on_change)
         self._endpoints[position] = endpoint
         self._positions[endpoint.name] = position
         if endpoint.name != old_name:

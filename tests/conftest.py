@@ -30,3 +30,11 @@ def chromedriver() -> Iterator[RunningBrowser]:
 def chromium() -> Iterator[RunningBrowser]:
     with running_chromium() as browser:
         yield browser
+
+
+@pytest.fixture(autouse=True)
+def _history_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test's history file is its own, never the real one in ~/.local/state."""
+    monkeypatch.setenv("BIDI_TUI_STATE_DIR", str(tmp_path_factory.mktemp("state")))

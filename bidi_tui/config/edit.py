@@ -57,6 +57,8 @@ def _wanted_keys(endpoint: Endpoint) -> dict[str, Any]:
         wanted["enabled"] = False
     if endpoint.insecure:
         wanted["insecure"] = True
+    if endpoint.on_change is not None:
+        wanted["on_change"] = list(endpoint.on_change)
     return wanted
 
 

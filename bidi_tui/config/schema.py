@@ -6,6 +6,8 @@ Schema::
     interval = 5      # seconds between checks of one endpoint
     timeout = 5       # seconds one check may take
     reuse_connections = false   # the dashboard keeps one connection per endpoint open
+    history_days = 30 # days of state changes and hourly counts kept; 0 turns history off
+    on_change = ["/usr/local/bin/bidi-alert"]  # commands run on every state change (no shell)
 
     [[endpoints]]
     name = "ff-1"                         # optional: derived from the URL
@@ -17,6 +19,7 @@ Schema::
     enabled = true
     insecure = false                      # wss:// without certificate checks
     first_number = 1                      # a named range's first name: NAME-1
+    on_change = ["/usr/local/bin/page-oncall"]  # instead of [defaults]' on_change; [] for none
 
 Instead of a secret, a value may name the environment variable holding it::
 
@@ -35,6 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bidi_tui.endpoints import Endpoint, SpecError, mask_spec, parse_spec
+from bidi_tui.hook_command import HookCommandError, split_command
 from bidi_tui.settings import (
     BUILT_IN_INTERVAL,
     BUILT_IN_TIMEOUT,
@@ -54,8 +58,11 @@ ENDPOINT_KEYS = (
     "enabled",
     "insecure",
     "first_number",
+    "on_change",
 )
-DEFAULTS_KEYS = ("interval", "timeout", "reuse_connections")
+DEFAULTS_KEYS = ("interval", "timeout", "reuse_connections", "history_days", "on_change")
+DEFAULT_HISTORY_DAYS = 30
+MAX_HISTORY_DAYS = 3650
 # Headers the WebSocket handshake owns; setting them would break or confuse it.
 RESERVED_HEADERS = {"host", "connection", "upgrade", "content-length", "transfer-encoding"}
 _VARIABLE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -71,6 +78,8 @@ class Defaults:
     interval: float = BUILT_IN_INTERVAL
     timeout: float = BUILT_IN_TIMEOUT
     reuse_connections: bool = False
+    history_days: int = DEFAULT_HISTORY_DAYS
+    on_change: tuple[str, ...] = ()
 
 
 def _shown(value: Any) -> str:
@@ -113,7 +122,42 @@ def parse_defaults(table: Any, where: str, warnings: list[str]) -> Defaults:
     reuse = table.get("reuse_connections", False)
     if not isinstance(reuse, bool):
         raise ConfigError(f"{where}: 'reuse_connections' must be true or false, got {reuse!r}")
-    return Defaults(interval=interval, timeout=timeout, reuse_connections=reuse)
+    history_days = table.get("history_days", DEFAULT_HISTORY_DAYS)
+    if (
+        isinstance(history_days, bool)
+        or not isinstance(history_days, int)
+        or not 0 <= history_days <= MAX_HISTORY_DAYS
+    ):
+        raise ConfigError(
+            f"{where}: 'history_days' must be a whole number of days from 0 (history off) "
+            f"to {MAX_HISTORY_DAYS}, got {_shown(history_days)}"
+        )
+    on_change = _commands(table["on_change"], where) if "on_change" in table else ()
+    return Defaults(
+        interval=interval,
+        timeout=timeout,
+        reuse_connections=reuse,
+        history_days=history_days,
+        on_change=on_change,
+    )
+
+
+def _commands(value: Any, where: str) -> tuple[str, ...]:
+    """``on_change``: a list of commands, each one string split like a shell would (but
+    run without one)."""
+    example = 'on_change = ["notify-send bidi-tui", "/usr/local/bin/page-oncall --farm"]'
+    if isinstance(value, str):
+        value = [value]  # one command written without the brackets
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(
+            f"{where}: 'on_change' must be a list of commands (strings), e.g. {example}"
+        )
+    for command in value:
+        try:
+            split_command(command)
+        except HookCommandError as exc:
+            raise ConfigError(f"{where}: 'on_change': {exc}") from None
+    return tuple(value)
 
 
 def _from_environment(
@@ -246,6 +290,9 @@ def parse_entry(
         )
     except SpecError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if "on_change" in entry:
+        on_change = _commands(entry["on_change"], where)
+        endpoints = [replace(e, on_change=on_change) for e in endpoints]
     if password_env is None and not header_env:
         return endpoints
     return [replace(e, password_env=password_env, header_env=header_env) for e in endpoints]

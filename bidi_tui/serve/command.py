@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import signal
 import sys
 import time
@@ -28,6 +29,7 @@ from bidi_tui.endpoints import (
     parse_spec,
 )
 from bidi_tui.engine import Engine, EngineEvent, WatchChanged
+from bidi_tui.recorders import Recorders
 from bidi_tui.serve.allow import AllowPattern, ProbeTargets
 from bidi_tui.serve.exposition import EndpointSeries
 from bidi_tui.serve.http import Listen, ServeHttp
@@ -77,6 +79,7 @@ class ServeOptions:
     jsonl: bool = False
     probe_allow: tuple[AllowPattern, ...] = ()
     demo: bool = False
+    on_change: tuple[str, ...] = ()
 
 
 def log(message: str) -> None:
@@ -265,6 +268,19 @@ class Serve:
                 stack.callback(loop.remove_signal_handler, signum)
             loop.add_signal_handler(signal.SIGHUP, self.reload)
             stack.callback(loop.remove_signal_handler, signal.SIGHUP)
+            # History and hooks, as the dashboard keeps them (the file may wait on a lock:
+            # in a thread); closed after the engine stops (the exit stack runs backwards).
+            recorders = await asyncio.to_thread(
+                Recorders.open,
+                self.config or Config(path=Path(os.devnull)),
+                self.options.on_change,
+                report=log,
+                history=not self.options.demo,
+            )
+            for problem in recorders.problems:
+                log(problem)
+            recorders.attach(self.engine)
+            stack.push_async_callback(recorders.close, STOP_GRACE)
             self._announce(urls)
             self.engine.start()
             stack.push_async_callback(self.engine.stop, STOP_GRACE)

@@ -3,6 +3,7 @@ workspace (the endpoints), the engine (the checks) and the widgets (what is show
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -11,28 +12,30 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.widgets import Footer, Header, Static
 
 from bidi_tui.config import Config
+from bidi_tui.desktop_notify import NotifyProtocol, desktop_notification
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import CheckFinished, Engine, EngineEvent
 from bidi_tui.limits import raise_open_file_limit
+from bidi_tui.recorders import Recorders
 from bidi_tui.settings import Settings
 from bidi_tui.ui import keys, signals
 from bidi_tui.ui.commands import DashboardCommands, PaletteCommand, dashboard_commands
 from bidi_tui.ui.editing import EditingApp
-from bidi_tui.ui.notices import announce_changes
+from bidi_tui.ui.notices import MAX_CHANGE_TOASTS, announce_changes, change_text
 from bidi_tui.ui.screens.detail import DetailScreen
 from bidi_tui.ui.screens.help import HelpScreen
 from bidi_tui.ui.widgets.endpoint_table import EndpointTable
 from bidi_tui.ui.widgets.filter_bar import FilterBar
 from bidi_tui.ui.widgets.summary_bar import Summary, SummaryBar
 from bidi_tui.view.arrangement import Arrangement, RowOrder
-from bidi_tui.view.columns import Layout, fit_columns
+from bidi_tui.view.columns import COLUMNS, Layout, fit_columns, without_history
 from bidi_tui.view.filtering import SortKey, next_sort
 from bidi_tui.view.grouping import GroupBy, GroupView, group_row_key, is_group_row, next_grouping
 from bidi_tui.view.rows import RowView, row_view
@@ -41,6 +44,8 @@ from bidi_tui.workspace import Workspace
 UPDATE_SECONDS = 0.2  # results reach the table this often
 TICK_SECONDS = 1.0  # ages tick once a second
 QUIT_GRACE_SECONDS = 0.1  # on quit, checks get this long to close their connections politely
+HOOK_GRACE_SECONDS = 2.0  # on quit, running hooks get this long before they are stopped
+UPTIME_SECONDS = 30.0  # the uptime column is read from the history this often
 
 
 def empty_text(path: str) -> Text:
@@ -77,8 +82,15 @@ class BidiTuiApp(EditingApp):
         start_engine: bool = True,
         now: Callable[[], datetime] | None = None,
         engine: Engine | None = None,
+        recorders: Recorders | None = None,
+        desktop_notify: NotifyProtocol | None = None,
     ) -> None:
+        """``recorders``: history and hooks (run_dashboard opens them); ``desktop_notify``:
+        also tell the terminal of state changes (OSC 777 or OSC 9), off by default."""
         super().__init__()
+        self.recorders = recorders or Recorders()
+        self.desktop_notify = desktop_notify
+        self._uptimes: dict[str, float | None] = {}
         self.config = config
         self.demo = demo
         self.bell_on_error = bell
@@ -130,6 +142,9 @@ class BidiTuiApp(EditingApp):
 
             farm = await self._exit_stack.enter_async_context(DemoFarm.start())
             self.workspace.watch(farm.endpoints)
+        self.recorders.attach(self.engine)
+        for problem in self.recorders.problems:
+            self.report_problem(problem)
         self._sync_rows()
         if self.start_engine:
             self.engine.start()
@@ -144,6 +159,9 @@ class BidiTuiApp(EditingApp):
         # Timers on the main screen stop with it, so none fires while the app shuts down.
         self.screen.set_interval(UPDATE_SECONDS, self.apply_updates)
         self.screen.set_interval(TICK_SECONDS, self._table.refresh_visible)
+        if self.recorders.history is not None:
+            self._refresh_uptimes()
+            self.screen.set_interval(UPTIME_SECONDS, self._refresh_uptimes)
         self._on_workspace_changed()
         self._update_summary()
         self._table.focus()
@@ -155,11 +173,23 @@ class BidiTuiApp(EditingApp):
     async def on_unmount(self) -> None:
         signals.release_quit_signals()
         await self.engine.stop(grace=QUIT_GRACE_SECONDS)
+        # After a signal there may be no terminal to wait on: hooks get no grace then.
+        await self.recorders.close(grace=0.0 if self.return_code else HOOK_GRACE_SECONDS)
         await self._exit_stack.aclose()
         if self._hung_up_status is not None:
             os._exit(self._hung_up_status)  # connections closed; no terminal left to restore
 
     # --- engine and workspace → widgets ---------------------------------------------------
+
+    def report_problem(self, line: str) -> None:
+        """A history or hook problem: one line, as a notification (never endpoint text)."""
+        self.notify(line, severity="warning", timeout=10, markup=False)
+
+    @work(group="uptimes", exit_on_error=False)
+    async def _refresh_uptimes(self) -> None:
+        # A query over the whole history: in a thread, every UPTIME_SECONDS.
+        self._uptimes = await asyncio.to_thread(self.recorders.uptimes)
+        self._table.update_rows(self._table.visible_names())
 
     def _layout_for(self, width: int) -> Layout:
         endpoints = self.workspace.endpoints
@@ -167,13 +197,14 @@ class BidiTuiApp(EditingApp):
             width,
             max((len(e.name) for e in endpoints), default=4),
             max((len(e.display_url) for e in endpoints), default=3),
+            COLUMNS if self.recorders.history is not None else without_history(),
         )
 
     def _view_of(self, key: str) -> RowView | GroupView:
         watches = self.engine.watches
         if is_group_row(key):
             return self.order.header_view(key, self._arrangement, watches)
-        return row_view(watches[key], self.now(), self.engine.now())
+        return row_view(watches[key], self.now(), self.engine.now(), self._uptimes.get(key))
 
     def _on_engine_event(self, event: EngineEvent) -> None:
         # Runs on the app's loop for every check: only records, apply_updates draws.
@@ -204,6 +235,14 @@ class BidiTuiApp(EditingApp):
         if self._state_changes:
             changes, self._state_changes = self._state_changes, []
             announce_changes(self, changes, bell=self.bell_on_error)
+            if self.desktop_notify is not None and self._driver is not None:
+                for change in changes[:MAX_CHANGE_TOASTS]:
+                    self._driver.write(
+                        desktop_notification(
+                            "bidi-tui", change_text(change), self.desktop_notify,
+                            tmux="TMUX" in os.environ,
+                        )
+                    )  # fmt: skip
         self._update_summary()
 
     def _filter_membership_changed(self, names: Iterable[str]) -> bool:
@@ -352,7 +391,9 @@ class BidiTuiApp(EditingApp):
 
     def action_details(self) -> None:
         if self.selected_name is not None:
-            self.push_screen(DetailScreen(self.engine, self.selected_name, self.now))
+            self.push_screen(
+                DetailScreen(self.engine, self.selected_name, self.now, self.recorders.history)
+            )
 
     def action_help(self) -> None:
         self.push_screen(
@@ -375,11 +416,24 @@ class BidiTuiApp(EditingApp):
 
 
 def run_dashboard(
-    *, config: Config, extra_endpoints: list[Endpoint], settings: Settings, demo: bool, bell: bool
+    *,
+    config: Config,
+    extra_endpoints: list[Endpoint],
+    settings: Settings,
+    demo: bool,
+    bell: bool,
+    on_change: tuple[str, ...] = (),
+    desktop_notify: NotifyProtocol | None = None,
 ) -> int:
     """Run the dashboard until it quits; the exit status (128 + N after signal N)."""
     raise_open_file_limit()
-    app = BidiTuiApp(config, extra_endpoints, settings=settings, demo=demo, bell=bell)
+    app = BidiTuiApp(
+        config, extra_endpoints, settings=settings, demo=demo, bell=bell,
+        desktop_notify=desktop_notify,
+    )  # fmt: skip
+    # Before the app runs: the history file may wait on a lock. The demo farm's endpoints
+    # are no history of yours.
+    app.recorders = Recorders.open(config, on_change, report=app.report_problem, history=not demo)
     app.hard_exit_on_hangup = True  # this process is the dashboard's alone
     app.run()
     return app.return_code or 0

@@ -59,8 +59,8 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "message",
         "MESSAGE",
-        lambda row: row.message,
-        lambda row: ERROR_TEXT_STYLE if row.is_error else "",
+        lambda row: (FLAPPING_MARK + row.message) if row.flapping else row.message,
+        lambda row: ERROR_TEXT_STYLE if row.is_error else (STALE_STYLE if row.flapping else ""),
     ),
     Column(
         "latency", "LATENCY", lambda row: row.latency, width=9, sort=SortKey.LATENCY, right=True
@@ -68,7 +68,18 @@ COLUMNS: tuple[Column, ...] = (
     Column("age", "CHECKED", lambda row: row.age, _age_style, width=9, sort=SortKey.LAST_CHECK),
     Column("since", "IN STATE", lambda row: row.since, width=8, drop_order=2),
     Column("trend", "TREND", lambda row: row.trend, lambda row: TREND_STYLE, SPARK_WIDTH, 1),
+    # From the history; only shown when history is kept (see without_history).
+    Column("uptime", "UP 24H", lambda row: row.uptime, width=7, drop_order=1, right=True),
 )
+# A row whose state changed more than 5 times in its last 20 checks (history/flapping.py).
+FLAPPING_MARK = "↯ flapping · "
+
+
+def without_history(columns: Sequence[Column] = COLUMNS) -> tuple[Column, ...]:
+    """The columns when no history is kept: no uptime to show."""
+    return tuple(column for column in columns if column.key != "uptime")
+
+
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 
 GAP = 2  # spaces between two columns

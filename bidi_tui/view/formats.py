@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from bidi_tui.engine import HistoryEntry
@@ -73,3 +74,13 @@ def sparkline(history: Iterable[HistoryEntry], width: int = SPARK_WIDTH) -> str:
             level = round(latency / top * (len(SPARK_CHARS) - 1)) if top > 0 else 0
             chars.append(SPARK_CHARS[max(0, min(level, len(SPARK_CHARS) - 1))])
     return "".join(chars).rjust(width)
+
+
+def format_uptime(fraction: float | None) -> str:
+    """100%, 99.9%, 0.0%; ``-`` without data. Cut down, never rounded up: 99.96% is not
+    shown as 100%, which would say it was never down."""
+    if fraction is None:
+        return "-"
+    if fraction >= 1:
+        return "100%"
+    return f"{math.floor(max(fraction, 0.0) * 1000) / 10:.1f}%"

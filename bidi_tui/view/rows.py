@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bidi_tui.engine import Activity, Watch
+from bidi_tui.history.flapping import is_flapping
 from bidi_tui.model import ProbeResult
 from bidi_tui.untrusted import CELL_LIMIT, SafeText, one_line
-from bidi_tui.view.formats import format_duration, format_latency, sparkline
+from bidi_tui.view.formats import format_duration, format_latency, format_uptime, sparkline
 from bidi_tui.view.states import RowState, row_state
 
 # Certificate checks are off for this endpoint: say so wherever its URL shows.
@@ -35,6 +36,8 @@ class RowView:
     backing_off: bool
     since: str
     trend: str
+    uptime: str = "-"
+    flapping: bool = False
 
 
 def message_text(result: ProbeResult | None) -> SafeText:
@@ -64,7 +67,10 @@ def _age(watch: Watch, now_wall: datetime, now_clock: float) -> tuple[str, bool,
     return age, False, False
 
 
-def row_view(watch: Watch, now_wall: datetime, now_clock: float) -> RowView:
+def row_view(
+    watch: Watch, now_wall: datetime, now_clock: float, uptime: float | None = None
+) -> RowView:
+    """``uptime``: the share of the last 24 h not in error, from the history (if kept)."""
     last = watch.last
     age, stale, backing_off = _age(watch, now_wall, now_clock)
     since = "-"
@@ -84,6 +90,8 @@ def row_view(watch: Watch, now_wall: datetime, now_clock: float) -> RowView:
         backing_off=backing_off,
         since=since,
         trend=sparkline(watch.history),
+        uptime=format_uptime(uptime),
+        flapping=is_flapping(entry.state for entry in watch.history),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -18,8 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from bidi_tui.engine import Engine, Watch
+from bidi_tui.history import HistoryStore
 from bidi_tui.untrusted import DETAIL_LIMIT, safe_text
-from bidi_tui.view.formats import format_duration, format_latency
+from bidi_tui.view.formats import format_duration, format_latency, format_uptime
 from bidi_tui.view.states import LOOKS, row_state, verdict_look
 
 
@@ -128,6 +129,44 @@ def render_detail(watch: Watch, now: datetime, *, colour: bool = True) -> Render
     return Group(*parts)
 
 
+UPTIME_SPANS = (
+    ("1 h", timedelta(hours=1)),
+    ("24 h", timedelta(hours=24)),
+    ("7 d", timedelta(days=7)),
+)
+TIMELINE_LENGTH = 10
+
+
+def render_history(
+    history: HistoryStore, name: str, now: datetime, colour: bool = True
+) -> RenderableType:
+    """Uptime over 1 h, 24 h and 7 d, flapping, and the last changes, from the history."""
+    uptime = Text("  ·  ".join(
+        f"{span} {format_uptime(history.uptime(name, now - length))}"
+        for span, length in UPTIME_SPANS
+    ))  # fmt: skip
+    if history.flapping(name):
+        uptime.append("  ↯ flapping", style="bold")
+    timeline = Table(box=None, padding=(0, 2), header_style="bold", show_edge=False)
+    timeline.add_column("When")
+    timeline.add_column("From")
+    timeline.add_column("To")
+    timeline.add_column("Message")
+    changes = history.changes(name, limit=TIMELINE_LENGTH)
+    for change in changes:
+        to_look = verdict_look(change.to_state)
+        timeline.add_row(
+            Text(_timestamp(change.at)),
+            Text("-" if change.from_state is None else verdict_look(change.from_state).label),
+            Text(to_look.label, style=to_look.style_in(colour)),
+            Text(safe_text(change.message)),
+        )
+    parts: list[RenderableType] = [Text(""), _section("Uptime (not in error)"), uptime]
+    if changes:
+        parts += [Text(""), _section(f"State changes (last {len(changes)})"), timeline]
+    return Group(*parts)
+
+
 def _safe_strings(data: object) -> object:
     if isinstance(data, str):
         return safe_text(data, limit=DETAIL_LIMIT, multiline=True)
@@ -160,12 +199,18 @@ class DetailScreen(Screen[None]):
         Binding("r", "recheck", "Recheck", id="detail.recheck", tooltip="Check this endpoint now"),
     ]
 
-    def __init__(self, engine: Engine, name: str, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        now: Callable[[], datetime],
+        history: HistoryStore | None = None,
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.endpoint_name = name
         self.now = now
-        self._shown_checks = -1
+        self.history = history
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-scroll"):
@@ -184,9 +229,11 @@ class DetailScreen(Screen[None]):
                 Text(f"{self.endpoint_name} is no longer watched.", style="bold")
             )
             return
-        self.query_one("#detail", Static).update(
-            render_detail(watch, self.now(), colour=not self.app.no_color)
-        )
+        colour = not self.app.no_color
+        parts = [render_detail(watch, self.now(), colour=colour)]
+        if self.history is not None:
+            parts.append(render_history(self.history, self.endpoint_name, self.now(), colour))
+        self.query_one("#detail", Static).update(Group(*parts))
 
     def action_recheck(self) -> None:
         if self.endpoint_name in self.engine.watches:
