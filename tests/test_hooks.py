@@ -128,6 +128,8 @@ def runs(folder: Path) -> list[tuple[dict[str, str], dict[str, object]]]:
         stdin_file = folder / env_file.name.replace("env.", "stdin.")
         lines = env_file.read_text().splitlines()
         environment = dict(line.split("=", 1) for line in lines)
+        # bidi-tui's own settings (BIDI_TUI_STATE_DIR) are inherited, not the hook's variables.
+        environment = {k: v for k, v in environment.items() if not k.startswith("BIDI_TUI_")}
         found.append((environment, json.loads(stdin_file.read_text())))
     return found
 

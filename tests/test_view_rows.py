@@ -520,9 +520,9 @@ def test_column_layout(total: int, longest_name: int, longest_url: int) -> None:
     ("total", "dropped"),
     [
         (200, set()),
-        (120, {"trend", "since"}),
-        (100, {"trend", "since", "url"}),
-        (80, {"trend", "since", "url"}),
+        (120, {"trend", "since", "uptime"}),
+        (100, {"trend", "since", "uptime", "url"}),
+        (80, {"trend", "since", "uptime", "url"}),
     ],
 )
 def test_column_layout_at_common_widths(total: int, dropped: set[str]) -> None:
