@@ -119,9 +119,13 @@ class Workspace:
         if taken:
             raise WorkspaceError(f"an endpoint named {taken[0]!r} is watched already")
         warnings = []
+        # One index for the whole batch: a scan per endpoint made loading N endpoints N².
+        first_with_url: dict[str, str] = {}
+        for other in self._endpoints:
+            first_with_url.setdefault(other.url, other.name)
         for endpoint in endpoints:
-            twin = self.same_url_as(endpoint)
-            if twin is not None:
+            twin = first_with_url.setdefault(endpoint.url, endpoint.name)
+            if twin != endpoint.name:
                 warnings.append(f"{endpoint.name} has the same URL as {twin}: it is checked twice")
             self._positions[endpoint.name] = len(self._endpoints)
             self._endpoints.append(endpoint)
