@@ -9,6 +9,7 @@ while a big farm is written.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -113,9 +114,8 @@ class Workspace:
         """Append ``endpoints``; returns warnings (the same URL watched twice)."""
         endpoints = list(endpoints)
         names = [e.name for e in endpoints]
-        taken = [n for n in names if n in self._positions] or [
-            n for n in names if names.count(n) > 1
-        ]
+        counts = Counter(names)  # names.count(n) per name was N² for a big config
+        taken = [n for n in names if n in self._positions] or [n for n in names if counts[n] > 1]
         if taken:
             raise WorkspaceError(f"an endpoint named {taken[0]!r} is watched already")
         warnings = []

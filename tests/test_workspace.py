@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bidi_tui.config import Config
 from bidi_tui.endpoints import Endpoint, parse_spec
 from bidi_tui.engine import Engine
-from bidi_tui.workspace import Workspace
+from bidi_tui.workspace import Workspace, WorkspaceError
 
 
 def endpoints(*specs: str) -> list[Endpoint]:
@@ -34,3 +36,18 @@ def test_adding_a_url_that_is_watched_already_warns_and_names_the_first_with_it(
         "chrome-too has the same URL as chrome: it is checked twice",
     ]
     assert workspace.names() == ["firefox", "again", "chrome", "chrome-too", "other"]
+
+
+def test_adding_a_name_twice_in_one_batch_is_refused_and_nothing_is_added(
+    tmp_path: Path,
+) -> None:
+    workspace = Workspace(Config(path=tmp_path / "endpoints.toml"), Engine())
+    workspace.add(endpoints("firefox=127.0.0.1:9222"))
+
+    with pytest.raises(WorkspaceError, match="'chrome' is watched already"):
+        workspace.add(endpoints("chrome=127.0.0.1:9515", "other=127.0.0.1:9516",
+                                "chrome=127.0.0.1:9517"))  # fmt: skip
+    with pytest.raises(WorkspaceError, match="'firefox' is watched already"):
+        workspace.add(endpoints("chrome=127.0.0.1:9515", "firefox=127.0.0.1:9223"))
+
+    assert workspace.names() == ["firefox"]
