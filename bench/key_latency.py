@@ -11,11 +11,12 @@ subject runs in its own 120x40 tmux window (``bench/tmux.py``):
 - ``bench/bare_app.py``, a Textual app that swaps one label on the same keys.
 
 A sample is one key sent with ``tmux send-keys`` until ``capture-pane`` first shows its
-effect (the screen is captured after every write of the program, see ``tmux.py``): ``G``
-and ``g`` alternately (the cursor on the last / first row), then ``down`` (the cursor one
-row lower; the cursor row is the one drawn with a background of its own), each 0.1-0.3 s
-after the previous one was seen. The subjects run back to back, their order rotated each
-round, so a change of the machine's load falls on all of them.
+effect on the screen line where it must show (polled every millisecond, see ``tmux.py``):
+``G`` and ``g`` alternately (the cursor on the last / first row), then ``down`` (the cursor
+one row lower), each 0.1-0.3 s after the previous one was seen. The cursor row is the one
+drawn on the background that only the cursor row has on the first screen; the bare app's
+label must say the key and the count of presses. The subjects run back to back, their
+order rotated each round, so a change of the machine's load falls on all of them.
 
 The save: the dashboard watching 20,000 endpoints every 60 s; once the first round is
 over, ``down`` without a save running (the baseline), then ``w`` three times, pressing
@@ -49,6 +50,7 @@ SAVE_ENDPOINTS = 20_000
 SAVE_INTERVAL = 60.0
 SAVES = 3
 SAVE_GAP = (0.05, 0.15)
+SUMMARY_LINE = 1  # under the title
 NOTICE_SECONDS = 5.0  # the dashboard's "Saved ..." notice shows for 4 s
 NAME = re.compile(r"demo-\d+")
 ANSI = re.compile(r"\x1b\[[0-9;:]*m")
@@ -72,40 +74,64 @@ class Subject:
         return "bare app ready" in text if not self.rows else "demo-1 " in text
 
 
-def press(pane: tmux.Pane, key: str, shows: Callable[[str], bool]) -> float | None:
-    """Seconds from ``send-keys`` until the screen shows the key's effect."""
+def press(pane: tmux.Pane, key: str, line: int, shows: Callable[[str], bool]) -> float | None:
+    """Seconds from ``send-keys`` until ``line`` of the screen shows the key's effect."""
     sent = time.perf_counter()
     pane.send(key)
-    seen, _ = pane.wait_for(shows, KEY_DEADLINE, styles=True)
+    seen, _ = pane.wait_for(shows, KEY_DEADLINE, styles=True, line=line)
     return None if seen is None else seen - sent
 
 
-def cursor_on(name: str) -> Callable[[str], bool]:
-    return lambda screen: tmux.cursor_row(screen, NAME) == name
+class Table:
+    """Where the dashboard's rows are on screen and how its cursor row looks, read from
+    a screen with the cursor on the first row."""
+
+    def __init__(self, styled_screen: str) -> None:
+        looks = tmux.row_looks(styled_screen, NAME)
+        first = [look for look in looks if look[1] == "demo-1"]
+        backgrounds = [look[2] for look in looks]
+        if len(first) != 1 or backgrounds.count(first[0][2]) != 1:
+            raise RuntimeError(f"no single cursor row on demo-1:\n{plain(styled_screen)}")
+        self.top, _, self.cursor = first[0]
+        self.page = looks[-1][0] - self.top + 1
+
+    def cursor_on(self, row: int) -> tuple[int, Callable[[str], bool]]:
+        """The screen line row ``row`` (1-based) is on once the cursor moved there from the
+        first row or the row before, and a test that it is the cursor's row."""
+        line = self.top + min(row, self.page) - 1  # past the first page: the last line
+        wanted = (f"demo-{row}", self.cursor)
+
+        def shows(captured: str) -> bool:
+            looks = tmux.row_looks(captured, NAME)
+            return bool(looks) and looks[0][1:] == wanted
+
+        return line, shows
 
 
 def label_says(text: str) -> Callable[[str], bool]:
-    pattern = re.compile(rf"(?m)^\s*{re.escape(text)}\s*$")
-    return lambda screen: pattern.search(plain(screen)) is not None
+    return lambda captured: plain(captured).strip() == text
 
 
 def run_subject(terminal: tmux.Tmux, subject: Subject, presses: int, rng: random.Random) -> None:
     subject.loads.append(report.load_now())
     with tmux.running(terminal, subject.command, farm.terminal_env()) as pane:
-        painted, screen = pane.wait_for(subject.ready, PAINT_DEADLINE, styles=True)
+        painted, screen = pane.wait_for(subject.ready, PAINT_DEADLINE, styles=True, poll=0.01)
         if painted is None:
             raise RuntimeError(f"{subject.label} never drew; its screen:\n{plain(screen)}")
         if subject.rows:
             time.sleep(SETTLE)
+            table = Table(pane.screen(styles=True))
         count = 0
 
         def sample(kind: str, key: str, row: int) -> None:
             nonlocal count
             count += 1
             time.sleep(rng.uniform(*GAP))
-            label = f"{key.lower() if key == 'Down' else key} {count}"  # tmux's name, Textual's
-            shows = cursor_on(f"demo-{row}") if subject.rows else label_says(label)
-            latency = press(pane, key, shows)
+            if subject.rows:
+                line, shows = table.cursor_on(row)
+            else:  # the label, on the top line, says the key as Textual names it
+                line, shows = 0, label_says(f"{'down' if key == 'Down' else key} {count}")
+            latency = press(pane, key, line, shows)
             if latency is None:
                 subject.misses += 1
             else:
@@ -133,18 +159,19 @@ def run_save(terminal: tmux.Tmux, config: Path, count: int, rng: random.Random) 
     result = SaveRun()
     command = [*farm.bidi_tui_command(), "--config", str(config)]
     with tmux.running(terminal, command, farm.terminal_env()) as pane:
-        painted, screen = pane.wait_for(lambda s: "demo-1 " in s, PAINT_DEADLINE)
+        painted, screen = pane.wait_for(lambda s: "demo-1 " in s, PAINT_DEADLINE, poll=0.01)
         if painted is None:
             raise RuntimeError(f"the {count}-endpoint dashboard never drew:\n{screen}")
         # The first round is spread over count / 500 s; keys are measured after it.
-        done, _ = pane.wait_for(lambda s: f"● {count} ready" in s, count / 500 + 60)
+        done, _ = pane.wait_for(lambda s: f"● {count} ready" in s, count / 500 + 60, poll=0.1)
         result.settled = done is not None
+        table = Table(pane.screen(styles=True))
         row = 1
 
         def down(store: list[float]) -> None:
             nonlocal row
             row += 1
-            latency = press(pane, "Down", cursor_on(f"demo-{row}"))
+            latency = press(pane, "Down", *table.cursor_on(row))
             if latency is None:
                 result.misses += 1
             else:
@@ -158,11 +185,13 @@ def run_save(terminal: tmux.Tmux, config: Path, count: int, rng: random.Random) 
             time.sleep(NOTICE_SECONDS)  # the last save's notice is gone
             started = time.perf_counter()
             pane.send("w")
-            seen, _ = pane.wait_for(lambda s: "saving…" in s or saved in s, KEY_DEADLINE)
+            seen, _ = pane.wait_for(lambda s: "saving…" in s or saved in s, KEY_DEADLINE, poll=0.01)
             if seen is None:
                 raise RuntimeError("`w` showed neither saving… nor the saved notice")
             while True:
-                ended, _ = pane.wait_for(lambda s: "saving…" not in s, rng.uniform(*SAVE_GAP))
+                ended, _ = pane.wait_for(
+                    lambda s: "saving…" not in s, rng.uniform(*SAVE_GAP), line=SUMMARY_LINE
+                )
                 if ended is not None:
                     result.durations.append(ended - started)
                     break
