@@ -269,10 +269,36 @@ def print_repaint(costs: dict[str, list[float]]) -> list[tuple[str, str, bool]]:
     ]
 
 
+def watching(count: int, seconds: float, reuse_too: bool) -> list[tuple[str, str, bool]]:
+    """The dashboard and the engine alone, alternately, ``count`` times each."""
+    runs: dict[str, list[dict[str, float]]] = {}
+    loads = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bidi-bench-") as tmp,
+        farm.demo_server(ENDPOINTS) as server,
+        tmux.Tmux() as terminal,
+    ):
+        config = farm.write_config(Path(tmp) / "endpoints.toml", server.urls())
+        for run in range(count):
+            for reuse in [False, True] if reuse_too else [False]:
+                suffix = ", --reuse-connections" if reuse else ""
+                order = ["dashboard", "engine alone"]
+                for label in order if run % 2 == 0 else order[::-1]:
+                    report.note(f"  run {run + 1}: {label}{suffix}")
+                    loads.append(report.load_now())
+                    if label == "dashboard":
+                        result = measure_dashboard(terminal, config, reuse, seconds)
+                    else:
+                        result = measure_engine(config, reuse, seconds)
+                    runs.setdefault(label + suffix, []).append(result)
+    report.say(f"load average at the starts: {min(loads):.2f}-{max(loads):.2f}")
+    return print_cpu(runs, reuse_too)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="measured, per run")
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=2, help="0: the repaint costs only")
     parser.add_argument("--reuse-connections", action="store_true")
     parser.add_argument("--no-repaint", action="store_true")
     parser.add_argument("--engine-worker", type=Path, help=argparse.SUPPRESS)
@@ -302,28 +328,8 @@ def main() -> None:
         report.say(f"load average {report.load_now():.2f}")
         results += print_repaint(json.loads(done.stdout.splitlines()[-1]))
         report.say()
-    runs: dict[str, list[dict[str, float]]] = {}
-    loads = []
-    with (
-        tempfile.TemporaryDirectory(prefix="bidi-bench-") as tmp,
-        farm.demo_server(ENDPOINTS) as server,
-        tmux.Tmux() as terminal,
-    ):
-        config = farm.write_config(Path(tmp) / "endpoints.toml", server.urls())
-        for run in range(args.runs):
-            for reuse in [False, True] if args.reuse_connections else [False]:
-                suffix = ", --reuse-connections" if reuse else ""
-                order = ["dashboard", "engine alone"]
-                for label in order if run % 2 == 0 else order[::-1]:
-                    report.note(f"  run {run + 1}: {label}{suffix}")
-                    loads.append(report.load_now())
-                    if label == "dashboard":
-                        result = measure_dashboard(terminal, config, reuse, args.seconds)
-                    else:
-                        result = measure_engine(config, reuse, args.seconds)
-                    runs.setdefault(label + suffix, []).append(result)
-    report.say(f"load average at the starts: {min(loads):.2f}-{max(loads):.2f}")
-    results = print_cpu(runs, args.reuse_connections) + results
+    if args.runs:
+        results = watching(args.runs, args.seconds, args.reuse_connections) + results
     report.say()
     report.say(report.targets(results, "Targets (issue 9): dashboard CPU"))
     report.say()
