@@ -388,8 +388,11 @@ class EndpointTable(ScrollView, can_focus=True):
         # Every cell is exactly its column's width, so the line's length is known: pad it
         # here rather than have a second Strip measure and pad it.
         used = MARGIN + sum(cell[1] for cell in cells) + GAP * max(len(cells) - 1, 0)
-        if used > width:
-            return Strip(segments).adjust_cell_length(width, base)
         if used < width:
             segments.append(Segment(" " * (width - used), base))
-        return Strip(segments, width)
+        # One segment per run of one style (the margin, the gaps and plain cells share the
+        # base style): the terminal is sent the style of every segment, ~40 bytes each, so
+        # a full table of 36 rows took 22 KB instead of 10, and Textual's compositor works
+        # per segment too.
+        line = Strip(Segment.simplify(segments), max(used, width))
+        return line.crop(0, width) if used > width else line
