@@ -41,6 +41,7 @@ class Tmux:
         self._responses: queue.Queue[tuple[bool, list[str]] | None] = queue.Queue()
         self._lock = threading.Lock()
         self._client: subprocess.Popen[bytes] | None = None
+        self._socket_path: str | None = None
 
     def __enter__(self) -> Tmux:
         base = ["tmux", "-L", self.socket, "-f", "/dev/null"]
@@ -61,6 +62,7 @@ class Tmux:
         threading.Thread(target=self._read, daemon=True).start()
         self._response()  # the attach's own (empty) answer
         self.command("refresh-client", "-f", "no-output")
+        self._socket_path = self.command("display-message", "-p", "#{socket_path}")[0]
         self.command("set-option", "-g", "remain-on-exit", "on")  # keep a crash's last words
         return self
 
@@ -82,6 +84,9 @@ class Tmux:
                 self._client.wait(timeout=5)
             if self._client.poll() is None:
                 self._client.kill()
+        if self._socket_path is not None:  # a killed server leaves its socket file behind
+            with contextlib.suppress(OSError):
+                os.unlink(self._socket_path)
 
     def _read(self) -> None:
         assert self._client is not None and self._client.stdout is not None
