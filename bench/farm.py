@@ -1,8 +1,10 @@
-"""The benchmarks' load target: ``python -m bidi_tui.demo --healthy N`` in its own process.
+"""What the benchmarks point the product at: ``python -m bidi_tui.demo --healthy N`` in its
+own process (N ready BiDi endpoints on one loopback socket), a loopback port that refuses
+every connection, config files of any size, and the ``bidi-tui`` command of this checkout.
 
-The demo farm serves N always-ready BiDi endpoints on one loopback socket. Running it in a
-separate process keeps its CPU out of the measured client's numbers; its own CPU is read
-from ``/proc`` so a report can say when the server, not the client, bounds the wall time.
+The demo farm runs in a separate process so its CPU stays out of the measured client's.
+Importing this module puts this checkout first on the path, here and (``PYTHONPATH``) in
+every child process, so the benchmarks measure this checkout's code whatever is installed.
 """
 
 from __future__ import annotations
@@ -10,15 +12,24 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+import report
 
 STARTUP_TIMEOUT = 60.0
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CHECKOUT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(CHECKOUT))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p
+)
 
 
 def raise_fd_limit(wanted: int = 1 << 16) -> int:
@@ -31,19 +42,37 @@ def raise_fd_limit(wanted: int = 1 << 16) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live process (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # After the command name: state is field 3, utime field 14, stime field 15 (1-based).
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+def bidi_tui_command() -> list[str]:
+    """The installed ``bidi-tui`` script beside this interpreter (what a user runs)."""
+    script = Path(sys.executable).with_name("bidi-tui")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("bidi-tui")
+    return [found] if found else [sys.executable, "-m", "bidi_tui"]
 
 
-def process_rss_kib(pid: int) -> int:
-    """Resident set size and its peak (``VmHWM``) of a live process, in KiB: the peak."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+def terminal_env() -> dict[str, str]:
+    """What a program in a tmux window gets on top of the tmux server's environment: this
+    checkout's code, and true colour (so the cursor row's background is told apart)."""
+    return {"PYTHONPATH": os.environ["PYTHONPATH"], "COLORTERM": "truecolor"}
+
+
+def write_config(path: Path, urls: Sequence[str], *, interval: float = 5.0) -> Path:
+    """A config file watching ``urls`` as ``demo-1``, ``demo-2``, ... every ``interval`` s."""
+    lines = ["# written by bench/farm.py", "[defaults]", f"interval = {interval:g}", "timeout = 5"]
+    for index, url in enumerate(urls, 1):
+        lines += ["", "[[endpoints]]", f'name = "demo-{index}"', f'url = "{url}"']
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that is bound but never listens (connections are refused), held
+    for the block's lifetime so nothing else takes it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
 
 
 class DemoServer:
@@ -58,10 +87,10 @@ class DemoServer:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        return process_cpu_seconds(self.pid)
+        return report.cpu_seconds(self.pid)
 
-    def urls(self) -> list[str]:
-        return [spec.split("=", 1)[1] for spec in self.specs]
+    def urls(self, count: int | None = None) -> list[str]:
+        return [spec.split("=", 1)[1] for spec in self.specs[:count]]
 
     def write_specs(self, path: Path, count: int | None = None) -> Path:
         path.write_text("".join(f"{spec}\n" for spec in self.specs[:count]))
@@ -93,12 +122,17 @@ def demo_server(count: int) -> Iterator[DemoServer]:
         yield DemoServer(process, specs)
     finally:
         watchdog.cancel()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

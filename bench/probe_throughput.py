@@ -28,7 +28,6 @@ import os
 import pstats
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,14 +77,6 @@ async def run_raw(urls: list[str], endpoints: list[Endpoint], rounds: int) -> di
     return {"checks": len(urls) * rounds, "ready": ready}
 
 
-async def run_raw_seq(urls: list[str], endpoints: list[Endpoint], rounds: int) -> dict[str, Any]:
-    ready = 0
-    for _ in range(rounds):
-        for url in urls:
-            ready += (await raw_client.check(url, TIMEOUT))[0]
-    return {"checks": len(urls) * rounds, "ready": ready}
-
-
 async def run_check_all(urls: list[str], endpoints: list[Endpoint], rounds: int) -> dict[str, Any]:
     ready = 0
     for _ in range(rounds):
@@ -93,14 +84,6 @@ async def run_check_all(urls: list[str], endpoints: list[Endpoint], rounds: int)
             endpoints, settings=Settings(cli_timeout=TIMEOUT), concurrency=CONCURRENCY
         )
         ready += sum(r.state is State.READY for r in results)
-    return {"checks": len(endpoints) * rounds, "ready": ready}
-
-
-async def run_probe_seq(urls: list[str], endpoints: list[Endpoint], rounds: int) -> dict[str, Any]:
-    ready = 0
-    for _ in range(rounds):
-        for endpoint in endpoints:
-            ready += (await probe(endpoint, timeout=TIMEOUT)).state is State.READY
     return {"checks": len(endpoints) * rounds, "ready": ready}
 
 
@@ -113,8 +96,6 @@ async def _ws_check(url: str, options: dict[str, Any]) -> bool:
         return answer["result"]["ready"] is True
 
 
-WS_DEFAULTS: dict[str, Any] = {}
-WS_NO_COMPRESSION: dict[str, Any] = {"compression": None}
 # What bidi_tui.probe.probe passes to websockets' connect(), without its result-building.
 WS_LIKE_PROBE: dict[str, Any] = {
     "origin": None,
@@ -134,17 +115,6 @@ def _ws_concurrent(options: dict[str, Any]) -> Work:
         ready = 0
         for _ in range(rounds):
             ready += await _gathered(len(urls), lambda i: _ws_check(urls[i], options))
-        return {"checks": len(urls) * rounds, "ready": ready}
-
-    return run
-
-
-def _ws_sequential(options: dict[str, Any]) -> Work:
-    async def run(urls: list[str], endpoints: list[Endpoint], rounds: int) -> dict[str, Any]:
-        ready = 0
-        for _ in range(rounds):
-            for url in urls:
-                ready += await _ws_check(url, options)
         return {"checks": len(urls) * rounds, "ready": ready}
 
     return run
@@ -170,7 +140,7 @@ async def run_reuse_ws(urls: list[str], endpoints: list[Endpoint], rounds: int) 
 
     await _gathered(len(urls), open_one)
     opened = _measured(cpu, wall)
-    held_rss = report.current_rss_kib()
+    held_rss = report.rss_kib()
     cpu, wall = time.process_time(), time.perf_counter()
     ready = 0
     for _ in range(REUSE_ROUNDS * rounds):
@@ -199,7 +169,7 @@ async def run_reuse_raw(urls: list[str], endpoints: list[Endpoint], rounds: int)
 
     await _gathered(len(urls), open_one)
     opened = _measured(cpu, wall)
-    held_rss = report.current_rss_kib()
+    held_rss = report.rss_kib()
     cpu, wall = time.process_time(), time.perf_counter()
     ready = 0
     for _ in range(REUSE_ROUNDS * rounds):
@@ -227,36 +197,15 @@ class Variant:
 
 
 ws_probe_opts = _ws_concurrent(WS_LIKE_PROBE)
-ws_nocomp = _ws_concurrent(WS_NO_COMPRESSION)
-ws_defaults = _ws_concurrent(WS_DEFAULTS)
-ws_nocomp_seq = _ws_sequential(WS_NO_COMPRESSION)
-ws_defaults_seq = _ws_sequential(WS_DEFAULTS)
 VARIANTS = [
     Variant("raw", "raw-socket client (floor)", "256", run_raw, "raw"),
     Variant("bidi_tui", "bidi_tui check_all()", "256", run_check_all, "raw"),
     Variant("cli", "bidi-tui check (CLI process)", "256", None, "raw"),
     Variant("ws_probe_opts", "websockets, probe's options", "256", ws_probe_opts, "raw"),
-    Variant("ws_nocomp", "websockets compression=None", "256", ws_nocomp, "raw"),
-    Variant("ws_defaults", "websockets defaults", "256", ws_defaults, "raw"),
-    Variant("raw_seq", "raw-socket client (floor)", "1", run_raw_seq, "raw_seq"),
-    Variant("bidi_tui_seq", "bidi_tui probe(), one by one", "1", run_probe_seq, "raw_seq"),
-    Variant("ws_nocomp_seq", "websockets compression=None", "1", ws_nocomp_seq, "raw_seq"),
-    Variant("naive", "naive websockets defaults script", "1", ws_defaults_seq, "raw_seq"),
     Variant("reuse_raw", "reuse: raw, held connections", "all", run_reuse_raw, "reuse_raw"),
     Variant("reuse_ws", "reuse: websockets + probe result", "all", run_reuse_ws, "reuse_raw"),
 ]
-# Which of probe()'s connect() options buys what: compression=None plus one option each.
-ABLATION = [
-    Variant(
-        f"ws_nocomp_{name}",
-        f"websockets compression=None, {name}={value}",
-        "256",
-        _ws_concurrent({"compression": None, name: value}),
-        "raw",
-    )
-    for name, value in (("proxy", None), ("ping_interval", None), ("open_timeout", None))
-]
-BY_KEY = {v.key: v for v in [*VARIANTS, *ABLATION]}
+BY_KEY = {v.key: v for v in VARIANTS}
 
 
 async def _abort_instead_of_close(connection: Any, budget: float) -> None:
@@ -303,8 +252,6 @@ async def run_check_all_abort(
 
 INTERLEAVED: list[tuple[str, Work]] = [
     ("raw-socket client (floor)", run_raw),
-    ("websockets defaults", ws_defaults),
-    ("websockets compression=None", ws_nocomp),
     ("websockets, probe's options", ws_probe_opts),
     ("bidi_tui check_all()", run_check_all),
     ("bidi_tui check_all(), close frame, no wait", run_check_all_close_no_wait),
@@ -380,7 +327,7 @@ def worker(key: str, specs_path: Path, rounds: int, profile_path: Path | None) -
     urls = [e.url for e in endpoints]
     work = BY_KEY[key].work
     assert work is not None
-    rss_before = report.current_rss_kib()
+    rss_before = report.rss_kib()
     profiler = cProfile.Profile() if profile_path is not None else None
 
     async def measured() -> dict[str, Any]:
@@ -400,7 +347,7 @@ def worker(key: str, specs_path: Path, rounds: int, profile_path: Path | None) -
     outcome = asyncio.run(measured())
     if profiler is not None and profile_path is not None:
         profiler.dump_stats(str(profile_path))
-    outcome.update(rss_before_kib=rss_before, peak_rss_kib=report.peak_rss_kib())
+    outcome.update(rss_before_kib=rss_before, peak_rss_kib=report.rss_kib(peak=True))
     print(json.dumps(outcome), flush=True)
 
 
@@ -432,21 +379,13 @@ class Run:
         return self.server_cpu / self.checks * 1000
 
 
-def _bidi_tui_command() -> list[str]:
-    script = Path(sys.executable).with_name("bidi-tui")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("bidi-tui")
-    return [found] if found else [sys.executable, "-m", "bidi_tui"]
-
-
 def run_cli(server: farm.DemoServer, specs: list[str]) -> Run:
     """``bidi-tui check SPEC...`` as a user runs it; CPU and peak RSS from ``wait4``."""
     load = report.load_now()
     server_before = server.cpu_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(
-        [*_bidi_tui_command(), "check", "--timeout", str(TIMEOUT), *specs],
+        [*farm.bidi_tui_command(), "check", "--timeout", str(TIMEOUT), *specs],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
@@ -546,8 +485,7 @@ def main_table(
                 runs[variant.key].append(run_worker(server, variant.key, specs_path))
 
     floor_cpu = {
-        key: report.median([r.cpu_per_check_ms for r in runs[key]])
-        for key in ("raw", "raw_seq", "reuse_raw")
+        key: report.median([r.cpu_per_check_ms for r in runs[key]]) for key in ("raw", "reuse_raw")
     }
     headers = [
         "variant",
@@ -624,28 +562,27 @@ def main_table(
     check_all_wall = report.median([r.wall for r in runs["bidi_tui"]])
     report.say()
     report.say(
-        report.table(
-            ["target", "measured", "verdict"],
+        report.targets(
             [
-                [
+                (
                     "client CPU per check <= 1.5x the raw floor",
                     f"{bidi:.3f} ms = {bidi / floor_cpu['raw']:.2f}x",
-                    report.verdict(bidi <= 1.5 * floor_cpu["raw"]),
-                ],
-                [
+                    bidi <= 1.5 * floor_cpu["raw"],
+                ),
+                (
                     f"{count} endpoints checked in < 1 s wall (check_all)",
                     f"{check_all_wall:.3f} s",
-                    report.verdict(check_all_wall < 1.0),
-                ],
-                [
+                    check_all_wall < 1.0,
+                ),
+                (
                     f"{count} endpoints in < 1 s wall (CLI process, start to exit)",
                     f"{cli_wall:.3f} s",
-                    report.verdict(cli_wall < 1.0),
-                ],
+                    cli_wall < 1.0,
+                ),
             ],
-            title="Targets (issue 5)",
+            "Targets (issue 5)",
         )
-    )  # fmt: skip
+    )
 
 
 def scaling(server: farm.DemoServer, sizes: list[int], repeat: int, workdir: Path) -> None:
@@ -721,9 +658,6 @@ def main() -> None:
     parser.add_argument("--scaling-sizes", default=",".join(map(str, SCALING_SIZES)))
     parser.add_argument("--no-scaling", action="store_true")
     parser.add_argument("--no-table", action="store_true")
-    parser.add_argument(
-        "--ablation", action="store_true", help="also websockets with each probe option alone"
-    )
     parser.add_argument("--profile", choices=sorted(BY_KEY.keys() - {"cli"}))
     parser.add_argument("--worker", choices=sorted(BY_KEY), help=argparse.SUPPRESS)
     parser.add_argument("--specs", type=Path, help=argparse.SUPPRESS)
@@ -755,8 +689,7 @@ def main() -> None:
             print_profile(server, args.profile, args.endpoints, workdir)
             return
         if not args.no_table:
-            variants = [*VARIANTS, *(ABLATION if args.ablation else [])]
-            main_table(server, args.endpoints, args.repeat, workdir, variants)
+            main_table(server, args.endpoints, args.repeat, workdir, VARIANTS)
         if not args.no_interleaved:
             interleaved(server, workdir)
         if scaled:

@@ -1,4 +1,5 @@
-"""Printing the benchmarks' tables, with the machine's load so noisy runs are recognisable."""
+"""What every benchmark prints and reads: tables, percentiles, the machine's load, and the
+CPU and memory of a process (Linux ``/proc``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def machine_line() -> str:
@@ -23,20 +26,20 @@ def load_now() -> float:
     return os.getloadavg()[0]
 
 
-def current_rss_kib() -> int:
-    """This process's resident set size right now, in KiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def rss_kib(pid: int | str = "self", *, peak: bool = False) -> int:
+    """A process's resident set size now (``VmRSS``) or its peak (``VmHWM``), in KiB."""
+    key = "VmHWM:" if peak else "VmRSS:"
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key):
             return int(line.split()[1])
     return 0
 
 
-def peak_rss_kib() -> int:
-    """This process's peak resident set size so far (``VmHWM``), in KiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU seconds a live process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: utime and stime are fields 14 and 15 of stat (1-based).
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 def median(values: Sequence[float]) -> float:
@@ -60,6 +63,10 @@ def spread(values: Sequence[float]) -> float:
     return (max(values) - min(values)) / middle if middle else 0.0
 
 
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str = "") -> str:
     """A plain-text table: the first column left-aligned, the others right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -78,8 +85,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, title: str =
     return "\n".join(out)
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
+def targets(rows: Sequence[tuple[str, str, bool]], title: str) -> str:
+    """The targets table: what was aimed at, what was measured, met or not."""
+    return table(
+        ["target", "measured", "verdict"],
+        [[name, value, "met" if ok else "MISSED"] for name, value, ok in rows],
+        title=title,
+    )
 
 
 def say(text: str = "") -> None:

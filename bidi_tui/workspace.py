@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -114,15 +115,18 @@ class Workspace:
         """Append ``endpoints``; returns warnings (the same URL watched twice)."""
         endpoints = list(endpoints)
         names = [e.name for e in endpoints]
-        taken = [n for n in names if n in self._positions] or [
-            n for n in names if names.count(n) > 1
-        ]
+        counts = Counter(names)  # names.count(n) per name was N² for a big config
+        taken = [n for n in names if n in self._positions] or [n for n in names if counts[n] > 1]
         if taken:
             raise WorkspaceError(f"an endpoint named {taken[0]!r} is watched already")
         warnings = []
+        # One index for the whole batch: a scan per endpoint made loading N endpoints N².
+        first_with_url: dict[str, str] = {}
+        for other in self._endpoints:
+            first_with_url.setdefault(other.url, other.name)
         for endpoint in endpoints:
-            twin = self.same_url_as(endpoint)
-            if twin is not None:
+            twin = first_with_url.setdefault(endpoint.url, endpoint.name)
+            if twin != endpoint.name:
                 warnings.append(f"{endpoint.name} has the same URL as {twin}: it is checked twice")
             self._positions[endpoint.name] = len(self._endpoints)
             self._endpoints.append(endpoint)

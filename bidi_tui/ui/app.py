@@ -109,6 +109,7 @@ class BidiTuiApp(EditingApp):
         self.hard_exit_on_hangup = False  # set by run_dashboard: never in inline tests
         self._hung_up_status: int | None = None
         self._arrangement = Arrangement()
+        self._no_row_selected = True
         self._changed_rows: set[str] = set()
         self._state_changes: list[CheckFinished] = []
         self._list_changed = True
@@ -147,15 +148,8 @@ class BidiTuiApp(EditingApp):
             self.report_problem(problem)
         self._sync_rows()
         if self.start_engine:
-            self.engine.start()
-            if self.engine.descriptor_warning:
-                self.notify(
-                    self.engine.descriptor_warning,
-                    title="Local limit",
-                    severity="warning",
-                    timeout=20,
-                    markup=False,
-                )
+            # After the first frame: starting thousands of checks first delayed it.
+            self.call_after_refresh(self._start_engine)
         # Timers on the main screen stop with it, so none fires while the app shuts down.
         self.screen.set_interval(UPDATE_SECONDS, self.apply_updates)
         self.screen.set_interval(TICK_SECONDS, self._table.refresh_visible)
@@ -168,6 +162,17 @@ class BidiTuiApp(EditingApp):
         for warning in self.config.warnings:
             self.notify(
                 warning, title="Config warning", severity="warning", timeout=10, markup=False
+            )
+
+    def _start_engine(self) -> None:
+        self.engine.start()
+        if self.engine.descriptor_warning:
+            self.notify(
+                self.engine.descriptor_warning,
+                title="Local limit",
+                severity="warning",
+                timeout=20,
+                markup=False,
             )
 
     async def on_unmount(self) -> None:
@@ -295,8 +300,12 @@ class BidiTuiApp(EditingApp):
         return True
 
     @on(EndpointTable.CursorMoved)
-    def _cursor_moved(self) -> None:
-        self.refresh_bindings()
+    def _cursor_moved(self, event: EndpointTable.CursorMoved) -> None:
+        # Only whether a row is selected changes what can run; refreshing the bindings
+        # recomposes the footer and lays the screen out again (~25 ms a key in a terminal).
+        if (event.name is None) != self._no_row_selected:
+            self._no_row_selected = event.name is None
+            self.refresh_bindings()
 
     @on(EndpointTable.RowActivated)
     def _row_activated(self) -> None:

@@ -107,10 +107,16 @@ def verdict_look(state: State) -> StateLook:
     return LOOKS[RowState(state.value)]
 
 
+# A verdict's row state by lookup: the summary asks for every watch five times a second.
+_VERDICT_STATES = {state: RowState(state.value) for state in State}
+
+
 def row_state(watch: Watch) -> RowState:
     """PAUSED wins over the last verdict, and a first check in flight says CHECKING."""
-    if watch.activity is Activity.PAUSED:
+    activity = watch.activity
+    if activity is Activity.PAUSED:
         return RowState.PAUSED
-    if watch.last is None:
-        return RowState.CHECKING if watch.activity is Activity.CHECKING else RowState.PENDING
-    return RowState(watch.last.state.value)
+    last = watch.last
+    if last is None:
+        return RowState.CHECKING if activity is Activity.CHECKING else RowState.PENDING
+    return _VERDICT_STATES[last.state]
