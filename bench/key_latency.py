@@ -19,7 +19,8 @@ label must say the key and the count of presses. The subjects run back to back, 
 order rotated each round, so a change of the machine's load falls on all of them.
 
 The save: the dashboard watching 20,000 endpoints every 60 s; once the first round is
-over, ``down`` without a save running (the baseline), then ``w`` three times, pressing
+over, ``down`` without a save running (the baseline), then three times an edit (``d``,
+``d``: one endpoint deleted, so the file must be rewritten) and ``w``, pressing
 ``down`` while the summary line says ``saving…``; a save lasts from ``w`` until that word
 is gone.
 """
@@ -180,12 +181,20 @@ def run_save(terminal: tmux.Tmux, config: Path, count: int, rng: random.Random) 
         for _ in range(20):
             time.sleep(rng.uniform(*GAP))
             down(result.baseline)
-        saved = f"Saved {count} endpoints"
-        for _ in range(SAVES):
+        for index in range(SAVES):
             time.sleep(NOTICE_SECONDS)  # the last save's notice is gone
+            # A real edit first (delete the selected endpoint: d, then d in the question):
+            # with nothing changed, w writes the loaded text back and takes no time at all.
+            pane.send("d")
+            time.sleep(0.3)
+            pane.send("d")
+            time.sleep(0.5)
+            saved = f"Saved {count - index - 1} endpoints"
             started = time.perf_counter()
             pane.send("w")
-            seen, _ = pane.wait_for(lambda s: "saving…" in s or saved in s, KEY_DEADLINE, poll=0.01)
+            seen, _ = pane.wait_for(
+                lambda s, saved=saved: "saving…" in s or saved in s, KEY_DEADLINE, poll=0.01
+            )
             if seen is None:
                 raise RuntimeError("`w` showed neither saving… nor the saved notice")
             while True:
