@@ -34,7 +34,7 @@ from bidi_tui.cli.output import (
 from bidi_tui.config import (
     default_config_path,
 )
-from bidi_tui.settings import Settings
+from bidi_tui.settings import BUILT_IN_TIMEOUT, Settings
 from bidi_tui.untrusted import strict_json_dumps
 from bidi_tui.view.grouping import GroupBy
 
@@ -48,7 +48,7 @@ from bidi_tui.view.grouping import GroupBy
     "--timeout",
     type=float,
     metavar="SECONDS",
-    help="Seconds one check may take in all [default: 5].",
+    help=f"Seconds one check may take in all [default: {BUILT_IN_TIMEOUT:g}].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 @click.option(

@@ -25,7 +25,13 @@ from bidi_tui.endpoints import (
     check_unique_names,
     parse_spec,
 )
-from bidi_tui.settings import SettingError, checked_interval, checked_timeout
+from bidi_tui.settings import (
+    BUILT_IN_INTERVAL,
+    BUILT_IN_TIMEOUT,
+    SettingError,
+    checked_interval,
+    checked_timeout,
+)
 
 EXIT_READY = 0
 EXIT_NOT_READY = 1
@@ -114,8 +120,25 @@ ENDPOINT forms:
 CommandFunction = TypeVar("CommandFunction", bound=Callable[..., Any])
 
 
+def interval_and_timeout(function: CommandFunction) -> CommandFunction:
+    """The --interval and --timeout options of the commands that keep watching (the
+    dashboard and serve); their defaults are the built-in ones of settings.py."""
+    function = click.option(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"Seconds one check may take [default: {BUILT_IN_TIMEOUT:g}].",
+    )(function)
+    return click.option(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help=f"Seconds between checks of one endpoint [default: {BUILT_IN_INTERVAL:g}].",
+    )(function)
+
+
 def endpoints_and_config(config_help: str) -> Callable[[CommandFunction], CommandFunction]:
-    """The ENDPOINT arguments and --config option that both commands take."""
+    """The ENDPOINT arguments and --config option that every command takes."""
 
     def decorate(function: CommandFunction) -> CommandFunction:
         function = click.argument("endpoints", nargs=-1, metavar="[ENDPOINT]...")(function)

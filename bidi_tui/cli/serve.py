@@ -14,6 +14,7 @@ from bidi_tui.cli.common import (
     ENDPOINT_HELP,
     endpoints_and_config,
     fail_usage,
+    interval_and_timeout,
     interval_option,
     on_change_option,
     timeout_option,
@@ -37,15 +38,7 @@ from bidi_tui.config import (
     help="HOST:PORT for /metrics, /probe, / and /-/healthy ([::1]:9464, 0.0.0.0:9464 for "
     "every interface; port 0 picks a free one), or none (with --jsonl).",
 )
-@click.option(
-    "--interval",
-    type=float,
-    metavar="SECONDS",
-    help="Seconds between checks of one endpoint [default: 5].",
-)
-@click.option(
-    "--timeout", type=float, metavar="SECONDS", help="Seconds one check may take [default: 5]."
-)
+@interval_and_timeout
 @click.option(
     "--reuse-connections",
     is_flag=True,

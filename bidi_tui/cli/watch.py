@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from bidi_tui.cli.common import (
     ENDPOINT_HELP,
     endpoints_and_config,
+    interval_and_timeout,
     interval_option,
     load_endpoints,
     on_change_option,
@@ -31,15 +32,7 @@ from bidi_tui.settings import Settings
 @endpoints_and_config(
     f"TOML file with [[endpoints]], created on save [default: {default_config_path()}]"
 )
-@click.option(
-    "--interval",
-    type=float,
-    metavar="SECONDS",
-    help="Seconds between checks of one endpoint [default: 5].",
-)
-@click.option(
-    "--timeout", type=float, metavar="SECONDS", help="Seconds one check may take [default: 5]."
-)
+@interval_and_timeout
 @click.option("--demo", is_flag=True, help="Start an embedded demo farm and watch it.")
 @click.option(
     "--bell", is_flag=True, help="Ring the terminal bell when an endpoint turns to error."
