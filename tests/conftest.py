@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.browsers import (
     running_chromium,
     running_firefox,
 )
+from tests.scenes import write_config
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +40,10 @@ def _history_in_tmp(
 ) -> None:
     """Every test's history file is its own, never the real one in ~/.local/state."""
     monkeypatch.setenv("BIDI_TUI_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The scenes' config file (tests/scenes.py), in a config folder of the test's own."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    return write_config(tmp_path)

@@ -30,12 +30,6 @@ from tests.scenes import (
 SIZE = (120, 30)
 
 
-@pytest.fixture
-def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    return write_config(tmp_path)
-
-
 async def test_table_shows_each_state(config_path: Path) -> None:
     app = make_app(config_path, scene_verdicts())
     async with app.run_test(size=SIZE) as pilot:

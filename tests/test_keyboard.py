@@ -23,16 +23,9 @@ from tests.scenes import (
     row_texts,
     scene_verdicts,
     settle,
-    write_config,
 )
 
 SIZE = (120, 30)
-
-
-@pytest.fixture
-def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    return write_config(tmp_path)
 
 
 def focused_id(app: BidiTuiApp) -> str | None:
