@@ -96,11 +96,12 @@ class Table:
         self.top, _, self.cursor = first[0]
         self.page = looks[-1][0] - self.top + 1
 
-    def cursor_on(self, row: int) -> tuple[int, Callable[[str], bool]]:
+    def cursor_on(self, row: int, deleted: int = 0) -> tuple[int, Callable[[str], bool]]:
         """The screen line row ``row`` (1-based) is on once the cursor moved there from the
-        first row or the row before, and a test that it is the cursor's row."""
+        first row or the row before, and a test that it is the cursor's row. ``deleted``:
+        endpoints deleted at the cursor so far, each shifting the names below it up."""
         line = self.top + min(row, self.page) - 1  # past the first page: the last line
-        wanted = (f"demo-{row}", self.cursor)
+        wanted = (f"demo-{row + deleted}", self.cursor)
 
         def shows(captured: str) -> bool:
             looks = tmux.row_looks(captured, NAME)
@@ -167,12 +168,12 @@ def run_save(terminal: tmux.Tmux, config: Path, count: int, rng: random.Random) 
         done, _ = pane.wait_for(lambda s: f"● {count} ready" in s, count / 500 + 60, poll=0.1)
         result.settled = done is not None
         table = Table(pane.screen(styles=True))
-        row = 1
+        row, deleted = 1, 0
 
         def down(store: list[float]) -> None:
             nonlocal row
             row += 1
-            latency = press(pane, "Down", *table.cursor_on(row))
+            latency = press(pane, "Down", *table.cursor_on(row, deleted))
             if latency is None:
                 result.misses += 1
             else:
@@ -181,7 +182,7 @@ def run_save(terminal: tmux.Tmux, config: Path, count: int, rng: random.Random) 
         for _ in range(20):
             time.sleep(rng.uniform(*GAP))
             down(result.baseline)
-        for index in range(SAVES):
+        for _ in range(SAVES):
             time.sleep(NOTICE_SECONDS)  # the last save's notice is gone
             # A real edit first (delete the selected endpoint: d, then d in the question):
             # with nothing changed, w writes the loaded text back and takes no time at all.
@@ -189,7 +190,8 @@ def run_save(terminal: tmux.Tmux, config: Path, count: int, rng: random.Random) 
             time.sleep(0.3)
             pane.send("d")
             time.sleep(0.5)
-            saved = f"Saved {count - index - 1} endpoints"
+            deleted += 1
+            saved = f"Saved {count - deleted} endpoints"
             started = time.perf_counter()
             pane.send("w")
             seen, _ = pane.wait_for(
