@@ -25,6 +25,7 @@ from bidi_tui.config import (
     default_config_path,
 )
 from bidi_tui.desktop_notify import NotifyProtocol
+from bidi_tui.heap import Collector
 from bidi_tui.settings import Settings
 
 
@@ -78,24 +79,30 @@ def watch(
     """
     settings = Settings(cli_interval=interval_option(interval), cli_timeout=timeout_option(timeout))
     on_change_option(on_change)
-    config, selected = load_endpoints(
-        endpoints, config_path, use_default_config=True, missing_ok=True
-    )
-    assert config is not None
-    settings = replace(
-        settings,
-        default_interval=config.defaults.interval,
-        default_timeout=config.defaults.timeout,
-        reuse_connections=reuse_connections or config.defaults.reuse_connections,
-    )
-    from bidi_tui.ui.app import run_dashboard
+    collector = Collector()
+    collector.hold()  # before the config is read: a big one is not walked again and again
+    try:
+        config, selected = load_endpoints(
+            endpoints, config_path, use_default_config=True, missing_ok=True
+        )
+        assert config is not None
+        settings = replace(
+            settings,
+            default_interval=config.defaults.interval,
+            default_timeout=config.defaults.timeout,
+            reuse_connections=reuse_connections or config.defaults.reuse_connections,
+        )
+        from bidi_tui.ui.app import run_dashboard
 
-    return run_dashboard(
-        config=config,
-        extra_endpoints=selected[len(config.endpoints) :],
-        settings=settings,
-        demo=demo,
-        bell=bell,
-        on_change=on_change,
-        desktop_notify=None if desktop_notify is None else NotifyProtocol(desktop_notify),
-    )
+        return run_dashboard(
+            config=config,
+            extra_endpoints=selected[len(config.endpoints) :],
+            settings=settings,
+            demo=demo,
+            bell=bell,
+            on_change=on_change,
+            desktop_notify=None if desktop_notify is None else NotifyProtocol(desktop_notify),
+            collector=collector,
+        )
+    finally:
+        collector.release()

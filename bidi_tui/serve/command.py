@@ -29,6 +29,7 @@ from bidi_tui.endpoints import (
     parse_spec,
 )
 from bidi_tui.engine import Engine, EngineEvent, WatchChanged
+from bidi_tui.heap import Collector
 from bidi_tui.recorders import Recorders
 from bidi_tui.serve.allow import AllowPattern, ProbeTargets
 from bidi_tui.serve.exposition import EndpointSeries
@@ -39,6 +40,7 @@ from bidi_tui.settings import Settings
 
 DEFAULT_LISTEN = "127.0.0.1:9464"
 STOP_GRACE = 0.3  # seconds a cancelled check gets to close its connection politely
+COLLECT_TICK = 1.0  # seconds between asking whether a full garbage collection is due
 
 
 class ServeUsageError(Exception):
@@ -177,9 +179,16 @@ class WatchedEndpoints(Mapping[str, Endpoint]):
 class Serve:
     """One running ``serve``: the engine, its listeners, the HTTP exporter, the signals."""
 
-    def __init__(self, options: ServeOptions, config: Config | None, endpoints: list[Endpoint]):
+    def __init__(
+        self,
+        options: ServeOptions,
+        config: Config | None,
+        endpoints: list[Endpoint],
+        collector: Collector | None = None,
+    ):
         self.options = options
         self.config = config
+        self.collector = collector or Collector()
         self.engine = Engine(endpoints, settings=settings_for(options, config))
         self.counts = CheckCounts(self.engine)
         self.series = EndpointSeries(self.engine, self.counts)
@@ -282,10 +291,22 @@ class Serve:
             recorders.attach(self.engine)
             stack.push_async_callback(recorders.close, STOP_GRACE)
             self._announce(urls)
+            self.collector.hold()
+            self.collector.settle()
+            stack.callback(self.collector.release)
             self.engine.start()
             stack.push_async_callback(self.engine.stop, STOP_GRACE)
-            await self.stopping.wait()
+            collecting = asyncio.create_task(self._collect_garbage())
+            try:
+                await self.stopping.wait()
+            finally:
+                collecting.cancel()
         return 0
+
+    async def _collect_garbage(self) -> None:
+        while True:
+            await asyncio.sleep(COLLECT_TICK)
+            self.collector.collect_if_due()
 
     @staticmethod
     def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
@@ -305,16 +326,21 @@ def run_serve(options: ServeOptions) -> int:
     """Run until SIGTERM or SIGINT; raises :class:`ServeUsageError` for bad input."""
     if options.listen is None and not options.jsonl:
         raise ServeUsageError("--listen none leaves nothing to serve: add --jsonl")
+    collector = Collector()
+    collector.hold()  # before the config is read: a big one is not walked again and again
     try:
-        config, endpoints = load_endpoints(options)
-    except ConfigError as exc:
-        raise ServeUsageError(f"config error: {exc}") from None
-    except (SpecError, DuplicateNameError) as exc:
-        raise ServeUsageError(str(exc)) from None
-    # No *_created series beside every counter.
-    disable_created_metrics()  # type: ignore[no-untyped-call]
+        try:
+            config, endpoints = load_endpoints(options)
+        except ConfigError as exc:
+            raise ServeUsageError(f"config error: {exc}") from None
+        except (SpecError, DuplicateNameError) as exc:
+            raise ServeUsageError(str(exc)) from None
+        # No *_created series beside every counter.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
 
-    async def main() -> int:
-        return await Serve(options, config, endpoints).run()
+        async def main() -> int:
+            return await Serve(options, config, endpoints, collector).run()
 
-    return asyncio.run(main())
+        return asyncio.run(main())
+    finally:
+        collector.release()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
@@ -22,6 +22,7 @@ from bidi_tui.config import Config
 from bidi_tui.desktop_notify import NotifyProtocol, desktop_notification
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import CheckFinished, Engine, EngineEvent
+from bidi_tui.heap import Collector
 from bidi_tui.limits import raise_open_file_limit
 from bidi_tui.recorders import Recorders
 from bidi_tui.settings import Settings
@@ -46,6 +47,7 @@ TICK_SECONDS = 1.0  # ages tick once a second
 QUIT_GRACE_SECONDS = 0.1  # on quit, checks get this long to close their connections politely
 HOOK_GRACE_SECONDS = 2.0  # on quit, running hooks get this long before they are stopped
 UPTIME_SECONDS = 30.0  # the uptime column is read from the history this often
+QUIET_SECONDS = 2.0  # no key or click for this long: a full collection may run
 
 
 def empty_text(path: str) -> Text:
@@ -84,10 +86,14 @@ class BidiTuiApp(EditingApp):
         engine: Engine | None = None,
         recorders: Recorders | None = None,
         desktop_notify: NotifyProtocol | None = None,
+        collector: Collector | None = None,
     ) -> None:
         """``recorders``: history and hooks (run_dashboard opens them); ``desktop_notify``:
-        also tell the terminal of state changes (OSC 777 or OSC 9), off by default."""
+        also tell the terminal of state changes (OSC 777 or OSC 9), off by default;
+        ``collector``: when the garbage collector may pause the app (heap.py)."""
         super().__init__()
+        self.collector = collector or Collector()
+        self._last_input = 0.0
         self.recorders = recorders or Recorders()
         self.desktop_notify = desktop_notify
         self._uptimes: dict[str, float | None] = {}
@@ -138,6 +144,7 @@ class BidiTuiApp(EditingApp):
 
     async def on_mount(self) -> None:
         signals.catch_quit_signals(self._exit_on_signal)
+        self.collector.hold()
         if self.demo:
             from bidi_tui.demo import DemoFarm
 
@@ -152,7 +159,7 @@ class BidiTuiApp(EditingApp):
             self.call_after_refresh(self._start_engine)
         # Timers on the main screen stop with it, so none fires while the app shuts down.
         self.screen.set_interval(UPDATE_SECONDS, self.apply_updates)
-        self.screen.set_interval(TICK_SECONDS, self._table.refresh_visible)
+        self.screen.set_interval(TICK_SECONDS, self._tick)
         if self.recorders.history is not None:
             self._refresh_uptimes()
             self.screen.set_interval(UPTIME_SECONDS, self._refresh_uptimes)
@@ -165,6 +172,7 @@ class BidiTuiApp(EditingApp):
             )
 
     def _start_engine(self) -> None:
+        self.collector.settle()
         self.engine.start()
         if self.engine.descriptor_warning:
             self.notify(
@@ -181,8 +189,22 @@ class BidiTuiApp(EditingApp):
         # After a signal there may be no terminal to wait on: hooks get no grace then.
         await self.recorders.close(grace=0.0 if self.return_code else HOOK_GRACE_SECONDS)
         await self._exit_stack.aclose()
+        self.collector.release()
         if self._hung_up_status is not None:
             os._exit(self._hung_up_status)  # connections closed; no terminal left to restore
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self._last_input = self.engine.now()
+        await super().on_event(event)
+
+    def _tick(self) -> None:
+        self._table.refresh_visible()  # ages
+        self._collect_when_quiet()
+
+    def _collect_when_quiet(self) -> None:
+        quiet = self.engine.now() - self._last_input >= QUIET_SECONDS
+        self.collector.collect_if_due(quiet=quiet and not self.workspace.saving)
 
     # --- engine and workspace → widgets ---------------------------------------------------
 
@@ -433,12 +455,13 @@ def run_dashboard(
     bell: bool,
     on_change: tuple[str, ...] = (),
     desktop_notify: NotifyProtocol | None = None,
+    collector: Collector | None = None,
 ) -> int:
     """Run the dashboard until it quits; the exit status (128 + N after signal N)."""
     raise_open_file_limit()
     app = BidiTuiApp(
         config, extra_endpoints, settings=settings, demo=demo, bell=bell,
-        desktop_notify=desktop_notify,
+        desktop_notify=desktop_notify, collector=collector,
     )  # fmt: skip
     # Before the app runs: the history file may wait on a lock. The demo farm's endpoints
     # are no history of yours.
