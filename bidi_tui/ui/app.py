@@ -40,6 +40,7 @@ from bidi_tui.view.columns import COLUMNS, Layout, fit_columns, without_history
 from bidi_tui.view.filtering import SortKey, next_sort
 from bidi_tui.view.grouping import GroupBy, GroupView, group_row_key, is_group_row, next_grouping
 from bidi_tui.view.rows import RowView, row_view
+from bidi_tui.view.tally import StateTally
 from bidi_tui.workspace import Workspace
 
 UPDATE_SECONDS = 0.2  # results reach the table this often
@@ -117,6 +118,7 @@ class BidiTuiApp(EditingApp):
         self._arrangement = Arrangement()
         self._no_row_selected = True
         self._changed_rows: set[str] = set()
+        self._tally = StateTally()
         self._state_changes: list[CheckFinished] = []
         self._list_changed = True
         self._exit_stack = contextlib.AsyncExitStack()
@@ -200,6 +202,7 @@ class BidiTuiApp(EditingApp):
 
     def _tick(self) -> None:
         self._table.refresh_visible()  # ages
+        self._tally.count_stale(self.engine.watches, self.engine.now())
         self._collect_when_quiet()
 
     def _collect_when_quiet(self) -> None:
@@ -256,6 +259,7 @@ class BidiTuiApp(EditingApp):
             self._sync_rows()
         if self._changed_rows:
             names, self._changed_rows = self._changed_rows, set()
+            self._tally.update(self.engine.watches, names)
             if self.order.row_filter.active and self._filter_membership_changed(names):
                 self._sync_rows()
             self._table.update_rows(names | self._arrangement.headers_of(names))
@@ -283,6 +287,8 @@ class BidiTuiApp(EditingApp):
 
     def _sync_rows(self) -> None:
         """The table's rows for the workspace's endpoints and the current query."""
+        if self._list_changed:
+            self._tally.recount(self.engine.watches, self.engine.now())
         self._list_changed = False
         self._arrangement = self.order.arrange(
             self.workspace.endpoints, self.engine.watches, self.engine.now()
@@ -297,6 +303,7 @@ class BidiTuiApp(EditingApp):
     def _update_summary(self) -> None:
         self._summary.show(
             Summary.of(
+                self._tally,
                 self.engine,
                 self.order,
                 shown=self._arrangement.endpoint_rows,

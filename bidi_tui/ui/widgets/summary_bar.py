@@ -16,7 +16,8 @@ from bidi_tui.view.arrangement import RowOrder
 from bidi_tui.view.filtering import SortKey
 from bidi_tui.view.grouping import GroupBy
 from bidi_tui.view.rows import STALE_MARK
-from bidi_tui.view.states import LOOKS, STALE_STYLE, RowState, colourless, row_state
+from bidi_tui.view.states import LOOKS, STALE_STYLE, RowState, colourless
+from bidi_tui.view.tally import StateTally
 
 ALWAYS_COUNTED = (RowState.READY, RowState.NOT_READY, RowState.ERROR)
 
@@ -34,17 +35,13 @@ class Summary:
     saving: bool = False
 
     @classmethod
-    def of(cls, engine: Engine, order: RowOrder, *, shown: int, saving: bool) -> Summary:
+    def of(
+        cls, tally: StateTally, engine: Engine, order: RowOrder, *, shown: int, saving: bool
+    ) -> Summary:
         """Counts over every watched endpoint (a filter hides rows, not counts)."""
-        counts: dict[RowState, int] = {}
-        now_clock, stale = engine.now(), 0
-        for watch in engine.watches.values():
-            state = row_state(watch)
-            counts[state] = counts.get(state, 0) + 1
-            stale += watch.is_stale(now_clock)
         return cls(
-            counts=counts,
-            stale=stale,
+            counts=tally.counts,
+            stale=tally.stale,
             total=len(engine.watches),
             in_flight=engine.in_flight,
             sort=order.sort_key,
