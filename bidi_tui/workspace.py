@@ -9,9 +9,11 @@ while a big farm is written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bidi_tui.config import Config, ConfigEditor, ConfigError, save_config
@@ -19,6 +21,11 @@ from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import Engine
 
 Listener = Callable[[], None]
+
+# While a save's thread parses and writes, the event loop waits up to the interpreter's
+# switch interval (5 ms) for the lock each time it comes back from a system call; a key
+# makes a dozen such trips on its way to the screen.
+SAVE_SWITCH_INTERVAL = 0.0005
 
 
 class WorkspaceError(Exception):
@@ -181,7 +188,8 @@ class Workspace:
         generation = self._generation
         self._saving = asyncio.ensure_future(asyncio.to_thread(self._write, endpoints, renames))
         try:
-            result = await asyncio.shield(self._saving)
+            with _switch_interval(SAVE_SWITCH_INTERVAL):
+                result = await asyncio.shield(self._saving)
         finally:
             self._changed()
         self._saved_generation = generation
@@ -213,3 +221,13 @@ class Workspace:
         except OSError as exc:
             raise ConfigError(f"{self.config.path}: not saved ({exc})") from None
         return SaveResult(len(endpoints), str(self.config.path))
+
+
+@contextlib.contextmanager
+def _switch_interval(seconds: float) -> Iterator[None]:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
