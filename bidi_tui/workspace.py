@@ -20,7 +20,7 @@ from bidi_tui.config import Config, ConfigEditor, ConfigError, save_config
 from bidi_tui.endpoints import Endpoint
 from bidi_tui.engine import Engine
 
-Listener = Callable[[], None]
+Listener = Callable[[bool], None]  # called with whether the list of endpoints changed
 
 # While a save's thread parses and writes, the event loop waits up to the interpreter's
 # switch interval (5 ms) for the lock each time it comes back from a system call; a key
@@ -170,9 +170,9 @@ class Workspace:
         self._generation += 1
         self._changed()
 
-    def _changed(self) -> None:
+    def _changed(self, endpoints: bool = True) -> None:
         for listener in tuple(self._listeners):
-            listener()
+            listener(endpoints)
 
     # --- saving ----------------------------------------------------------------------------
 
@@ -191,7 +191,7 @@ class Workspace:
             with _switch_interval(SAVE_SWITCH_INTERVAL):
                 result = await asyncio.shield(self._saving)
         finally:
-            self._changed()
+            self._changed(endpoints=False)
         self._saved_generation = generation
         # Renames saved are in the file now; later ones point at the names just saved.
         saved_as = {old: new for new, old in renames.items()}
@@ -200,7 +200,7 @@ class Workspace:
             for new, old in self._renames.items()
             if new != saved_as.get(old, old)
         }
-        self._changed()
+        self._changed(endpoints=False)
         return result
 
     async def wait_for_save(self) -> None:
