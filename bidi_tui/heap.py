@@ -8,8 +8,9 @@ At 20,000 endpoints that was 0.3 to 0.7 s every 10 s or so, during which nothing
 the keys, not the screen, not a save's worker thread (whose parsing allocated enough to
 start two of them). Young collections, which find nearly all cyclic garbage (an error's
 traceback and the frames it holds), stay automatic and cheap. Full ones run only when the
-owner calls :meth:`Collector.collect_if_due`, at a quiet moment, and walk only what was
-made since start-up: the heap built before the first check is frozen.
+owner calls :meth:`Collector.collect_if_due`, at a quiet moment; the first one frees
+what start-up left and freezes what survives it (the config, the watches, the widgets),
+so the later ones walk only what was made since.
 """
 
 from __future__ import annotations
@@ -54,14 +55,6 @@ class Collector:
             self._saved = (young, middle, full)
             gc.set_threshold(young, middle, _NEVER)
 
-    def settle(self) -> None:
-        """The start-up heap is built: freeze it, so full collections never walk it.
-        Whatever of it later becomes cyclic garbage stays (start-up holds little such)."""
-        if not self._frozen:
-            gc.freeze()
-            self._frozen = True
-            self._last = self._clock()
-
     def collect_if_due(self, *, quiet: bool = True) -> float | None:
         """Run a full collection if one is due; the seconds it took, or None."""
         if not self.holding:
@@ -71,6 +64,9 @@ class Collector:
             return None
         started = time.perf_counter()
         gc.collect()
+        if not self._frozen:
+            gc.freeze()
+            self._frozen = True
         self._last = self._clock()
         self.last_pause = time.perf_counter() - started
         self.collections += 1

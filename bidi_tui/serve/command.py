@@ -292,7 +292,6 @@ class Serve:
             stack.push_async_callback(recorders.close, STOP_GRACE)
             self._announce(urls)
             self.collector.hold()
-            self.collector.settle()
             stack.callback(self.collector.release)
             self.engine.start()
             stack.push_async_callback(self.engine.stop, STOP_GRACE)

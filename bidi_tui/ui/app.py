@@ -174,7 +174,6 @@ class BidiTuiApp(EditingApp):
             )
 
     def _start_engine(self) -> None:
-        self.collector.settle()
         self.engine.start()
         if self.engine.descriptor_warning:
             self.notify(
