@@ -288,8 +288,9 @@ class Serve:
             )
             for problem in recorders.problems:
                 log(problem)
-            recorders.attach(self.engine)
+            recorders.attach(self.engine, remember=False)
             stack.push_async_callback(recorders.close, STOP_GRACE)
+            await recorders.remember(self.engine)
             self._announce(urls)
             self.collector.hold()
             stack.callback(self.collector.release)
