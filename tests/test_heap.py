@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from pathlib import Path
 
+import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 
+from bidi_tui.engine import Engine
 from bidi_tui.heap import Collector
+from bidi_tui.serve.allow import ProbeTargets
+from bidi_tui.serve.command import WatchedEndpoints
+from bidi_tui.serve.exposition import EndpointSeries
+from bidi_tui.serve.http import Listen, ServeHttp
+from bidi_tui.serve.metrics import CheckCounts
 from tests.scenes import Verdicts, make_app, settle
 
 
@@ -128,3 +137,29 @@ async def test_the_dashboard_collects_only_when_no_key_was_pressed_lately(
             await pilot.pause(0.25)
         assert collector.collections == seen
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_serve_collects_right_after_a_scrape_is_answered() -> None:
+    engine = Engine()
+    counts = CheckCounts(engine)
+    registry = CollectorRegistry(auto_describe=False)
+    http = ServeHttp(
+        engine, EndpointSeries(engine, counts), registry, ProbeTargets(WatchedEndpoints(engine), ())
+    )
+    collector = Collector(every=0.0)
+    collector.hold()
+    http.after_scrape = collector.collect_if_due
+    try:
+        (url,) = await http.start(Listen("127.0.0.1", 0))
+        async with aiohttp.ClientSession() as session, session.get(url + "metrics") as response:
+            assert response.status == 200
+            assert collector.collections == 0  # not while the answer is being written
+            await response.read()
+        for _ in range(50):
+            if collector.collections:
+                break
+            await asyncio.sleep(0.02)
+        assert collector.collections == 1
+    finally:
+        await http.stop()
+        collector.release()

@@ -296,6 +296,7 @@ class Serve:
             stack.callback(self.collector.release)
             self.engine.start()
             stack.push_async_callback(self.engine.stop, STOP_GRACE)
+            self.http.after_scrape = self.collector.collect_if_due
             collecting = asyncio.create_task(self._collect_garbage())
             try:
                 await self.stopping.wait()
@@ -304,9 +305,10 @@ class Serve:
         return 0
 
     async def _collect_garbage(self) -> None:
+        # Right after a scrape when scraped (after_scrape); when not, only once overdue.
         while True:
             await asyncio.sleep(COLLECT_TICK)
-            self.collector.collect_if_due()
+            self.collector.collect_if_due(quiet=False)
 
     @staticmethod
     def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
