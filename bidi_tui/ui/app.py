@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -18,9 +18,9 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Header
 
 from bidi_tui.config import Config
-from bidi_tui.desktop_notify import NotifyProtocol, desktop_notification
+from bidi_tui.desktop_notify import NotifyProtocol
 from bidi_tui.endpoints import Endpoint
-from bidi_tui.engine import CheckFinished, Engine
+from bidi_tui.engine import Engine
 from bidi_tui.heap import Collector
 from bidi_tui.recorders import Recorders
 from bidi_tui.settings import Settings
@@ -28,7 +28,7 @@ from bidi_tui.ui import keys, signals
 from bidi_tui.ui.commands import DashboardCommands, PaletteCommand, dashboard_commands
 from bidi_tui.ui.editing import EditingApp
 from bidi_tui.ui.feed import DashboardFeed
-from bidi_tui.ui.notices import MAX_CHANGE_TOASTS, announce_changes, change_text
+from bidi_tui.ui.notices import Notices
 from bidi_tui.ui.screens.detail import DetailScreen
 from bidi_tui.ui.screens.help import HelpScreen
 from bidi_tui.ui.widgets.endpoint_table import EndpointTable
@@ -76,10 +76,9 @@ class BidiTuiApp(EditingApp):
         self.collector = collector or Collector()
         self._last_input = 0.0
         self.recorders = recorders or Recorders()
-        self.desktop_notify = desktop_notify
+        self.notices = Notices(self, bell=bell, desktop=desktop_notify)
         self.config = config
         self.demo = demo
-        self.bell_on_error = bell
         self.start_engine = start_engine
         self.now = now or (lambda: datetime.now(UTC))
         self.engine = engine or Engine(settings=settings or Settings())
@@ -93,7 +92,7 @@ class BidiTuiApp(EditingApp):
             self.engine, self.workspace, self.now,
             config_path=str(config.path),
             with_history=lambda: self.recorders.history is not None,
-            announce=self._announce,
+            announce=self.notices.announce,
             refresh_bindings=self.refresh_bindings,
         )  # fmt: skip
         self.workspace.subscribe(self._on_workspace_changed)
@@ -149,20 +148,12 @@ class BidiTuiApp(EditingApp):
         self.feed.update_summary()
         self.table.focus()
         for warning in self.config.warnings:
-            self.notify(
-                warning, title="Config warning", severity="warning", timeout=10, markup=False
-            )
+            self.notices.warn(warning, title="Config warning")
 
     def _start_engine(self) -> None:
         self.engine.start()
         if self.engine.descriptor_warning:
-            self.notify(
-                self.engine.descriptor_warning,
-                title="Local limit",
-                severity="warning",
-                timeout=20,
-                markup=False,
-            )
+            self.notices.warn(self.engine.descriptor_warning, title="Local limit", timeout=20)
 
     async def on_unmount(self) -> None:
         signals.release_quit_signals()
@@ -191,7 +182,7 @@ class BidiTuiApp(EditingApp):
 
     def report_problem(self, line: str) -> None:
         """A history or hook problem: one line, as a notification (never endpoint text)."""
-        self.notify(line, severity="warning", timeout=10, markup=False)
+        self.notices.warn(line)
 
     @work(group="uptimes", exit_on_error=False)
     async def _refresh_uptimes(self) -> None:
@@ -212,17 +203,6 @@ class BidiTuiApp(EditingApp):
         """Show what the engine and the workspace reported since the last call (a timer
         calls this every UPDATE_SECONDS)."""
         self.feed.apply_updates()
-
-    def _announce(self, changes: Sequence[CheckFinished]) -> None:
-        announce_changes(self, changes, bell=self.bell_on_error)
-        if self.desktop_notify is not None and self._driver is not None:
-            for change in changes[:MAX_CHANGE_TOASTS]:
-                self._driver.write(
-                    desktop_notification(
-                        "bidi-tui", change_text(change), self.desktop_notify,
-                        tmux="TMUX" in os.environ,
-                    )
-                )  # fmt: skip
 
     # --- actions: the table and its query -------------------------------------------------
 
