@@ -318,12 +318,7 @@ class BidiTuiApp(EditingApp):
             )
 
     def action_help(self) -> None:
-        self.push_screen(
-            HelpScreen(
-                [(self.get_key_display(b), b.tooltip or b.description) for b in keys.BINDINGS]
-                + keys.OTHER_KEYS
-            )
-        )
+        self.push_screen(HelpScreen(keys.help_rows(self.get_key_display)))
 
     def palette_commands(self) -> list[PaletteCommand]:
         return dashboard_commands(self)
