@@ -4,9 +4,6 @@ workspace (the endpoints), the engine (the checks) and the widgets (what is show
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -24,10 +21,11 @@ from bidi_tui.engine import Engine
 from bidi_tui.heap import Collector
 from bidi_tui.recorders import Recorders
 from bidi_tui.settings import Settings
-from bidi_tui.ui import keys, signals
+from bidi_tui.ui import keys
 from bidi_tui.ui.commands import DashboardCommands, PaletteCommand, dashboard_commands
 from bidi_tui.ui.editing import EditingApp
 from bidi_tui.ui.feed import DashboardFeed
+from bidi_tui.ui.lifetime import Lifetime
 from bidi_tui.ui.notices import Notices
 from bidi_tui.ui.screens.detail import DetailScreen
 from bidi_tui.ui.screens.help import HelpScreen
@@ -40,8 +38,6 @@ from bidi_tui.workspace import Workspace
 
 UPDATE_SECONDS = 0.2  # results reach the table this often
 TICK_SECONDS = 1.0  # ages tick once a second
-QUIT_GRACE_SECONDS = 0.1  # on quit, checks get this long to close their connections politely
-HOOK_GRACE_SECONDS = 2.0  # on quit, running hooks get this long before they are stopped
 UPTIME_SECONDS = 30.0  # the uptime column is read from the history this often
 QUIET_SECONDS = 2.0  # no key or click for this long: a full collection may run
 
@@ -96,10 +92,8 @@ class BidiTuiApp(EditingApp):
             refresh_bindings=self.refresh_bindings,
         )  # fmt: skip
         self.workspace.subscribe(self._on_workspace_changed)
-        self.hard_exit_on_hangup = False  # set by run_dashboard: never in inline tests
-        self._hung_up_status: int | None = None
+        self.lifetime = Lifetime(self.engine, self.workspace, self.notices, self.exit, demo=demo)
         self._no_row_selected = True
-        self._exit_stack = contextlib.AsyncExitStack()
         self._filter = FilterBar(id="filter")
 
     def compose(self) -> ComposeResult:
@@ -124,20 +118,13 @@ class BidiTuiApp(EditingApp):
         return self.table.selected_name
 
     async def on_mount(self) -> None:
-        signals.catch_quit_signals(self._exit_on_signal)
+        self.lifetime.catch_signals()
         self.collector.hold()
-        if self.demo:
-            from bidi_tui.demo import DemoFarm
-
-            farm = await self._exit_stack.enter_async_context(DemoFarm.start())
-            self.workspace.watch(farm.endpoints)
-        self.recorders.attach(self.engine)
-        for problem in self.recorders.problems:
-            self.report_problem(problem)
+        await self.lifetime.start(self.recorders)
         self.feed.sync_rows()
         if self.start_engine:
             # After the first frame: starting thousands of checks first delayed it.
-            self.call_after_refresh(self._start_engine)
+            self.call_after_refresh(self.lifetime.start_engine)
         # Timers on the main screen stop with it, so none fires while the app shuts down.
         self.screen.set_interval(UPDATE_SECONDS, self.apply_updates)
         self.screen.set_interval(TICK_SECONDS, self._tick)
@@ -150,20 +137,10 @@ class BidiTuiApp(EditingApp):
         for warning in self.config.warnings:
             self.notices.warn(warning, title="Config warning")
 
-    def _start_engine(self) -> None:
-        self.engine.start()
-        if self.engine.descriptor_warning:
-            self.notices.warn(self.engine.descriptor_warning, title="Local limit", timeout=20)
-
     async def on_unmount(self) -> None:
-        signals.release_quit_signals()
-        await self.engine.stop(grace=QUIT_GRACE_SECONDS)
-        # After a signal there may be no terminal to wait on: hooks get no grace then.
-        await self.recorders.close(grace=0.0 if self.return_code else HOOK_GRACE_SECONDS)
-        await self._exit_stack.aclose()
+        await self.lifetime.stop(self.recorders, return_code=self.return_code)
         self.collector.release()
-        if self._hung_up_status is not None:
-            os._exit(self._hung_up_status)  # connections closed; no terminal left to restore
+        self.lifetime.exit_if_hung_up()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown):
@@ -177,8 +154,6 @@ class BidiTuiApp(EditingApp):
     def _collect_when_quiet(self) -> None:
         quiet = self.engine.now() - self._last_input >= QUIET_SECONDS
         self.collector.collect_if_due(quiet=quiet and not self.workspace.saving)
-
-    # --- engine and workspace → widgets ---------------------------------------------------
 
     def report_problem(self, line: str) -> None:
         """A history or hook problem: one line, as a notification (never endpoint text)."""
@@ -322,11 +297,3 @@ class BidiTuiApp(EditingApp):
 
     def palette_commands(self) -> list[PaletteCommand]:
         return dashboard_commands(self)
-
-    def _exit_on_signal(self, signum: int) -> None:
-        # Unsaved edits cannot be asked about: there may be no terminal left to ask on.
-        status = 128 + signum
-        self.exit(return_code=status)
-        if signum == signal.SIGHUP and self.hard_exit_on_hangup and signals.terminal_gone():
-            self._hung_up_status = status
-            signals.leave_a_hung_up_terminal(status)

@@ -33,6 +33,6 @@ def run_dashboard(
     # Before the app runs: the history file may wait on a lock. The demo farm's endpoints
     # are no history of yours.
     app.recorders = Recorders.open(config, on_change, report=app.report_problem, history=not demo)
-    app.hard_exit_on_hangup = True  # this process is the dashboard's alone
+    app.lifetime.hard_exit_on_hangup = True  # this process is the dashboard's alone
     app.run()
     return app.return_code or 0
