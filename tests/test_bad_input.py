@@ -64,7 +64,7 @@ from bidi_tui.engine import Engine
 from bidi_tui.model import ErrorKind, ProbeResult, State
 from bidi_tui.probe import probe
 from bidi_tui.settings import Settings
-from bidi_tui.ui import app as app_module
+from bidi_tui.ui import run as run_module
 from bidi_tui.ui.app import BidiTuiApp
 from bidi_tui.ui.screens.confirm import ConfirmScreen
 from bidi_tui.ui.screens.detail import DetailScreen
@@ -230,7 +230,7 @@ def test_bad_options_exit_3_before_the_dashboard_starts(
     args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.setattr(app_module, "run_dashboard", _must_not_run)
+    monkeypatch.setattr(run_module, "run_dashboard", _must_not_run)
     code, out, err = run_cli(*args)
     assert code == 3
     assert out == ""
@@ -711,7 +711,7 @@ def test_a_bad_config_exits_3_in_one_line_before_anything_runs(
     path = config_home / "endpoints.toml"
     path.write_text(text, encoding="utf-8")
     before = path.read_bytes()
-    monkeypatch.setattr(app_module, "run_dashboard", _must_not_run)
+    monkeypatch.setattr(run_module, "run_dashboard", _must_not_run)
     code, out, err = run_cli(command, "--config", str(path))
     assert code == 3
     assert out == ""
@@ -736,7 +736,7 @@ def test_an_unreadable_config_exits_3_in_one_line(
         return open_file(file, *args, **kwargs)
 
     monkeypatch.setattr(config_files.os, "open", denied)
-    monkeypatch.setattr(app_module, "run_dashboard", _must_not_run)
+    monkeypatch.setattr(run_module, "run_dashboard", _must_not_run)
     code, out, err = run_cli(command, "--config", str(path))
     assert (code, out) == (3, "")
     one_line(err)
@@ -748,7 +748,7 @@ def test_unknown_keys_warn_on_stderr_and_in_the_dashboard(
 ) -> None:
     path = write_config(config_home, '[[endpoints]]\nname = "ff-1"\nurl = "h:1"\ncolour = "red"\n')
     started: list[dict[str, Any]] = []
-    monkeypatch.setattr(app_module, "run_dashboard", lambda **kw: started.append(kw) or 0)
+    monkeypatch.setattr(run_module, "run_dashboard", lambda **kw: started.append(kw) or 0)
     code, _, err = run_cli("watch", "--config", str(path))
     assert code == 0
     assert err == f"warning: {path}:1: endpoint #1: unknown key 'colour' is ignored\n"
@@ -777,7 +777,7 @@ def test_a_missing_config_given_to_the_dashboard_is_created_on_save(
     # `bidi-tui --config new.toml`: the help says "created on save", so it is no error.
     path = config_home / "new.toml"
     started: list[dict[str, Any]] = []
-    monkeypatch.setattr(app_module, "run_dashboard", lambda **kw: started.append(kw) or 0)
+    monkeypatch.setattr(run_module, "run_dashboard", lambda **kw: started.append(kw) or 0)
     code, out, err = run_cli("--config", str(path), "ff-1=h:1")
     assert (code, out, err) == (0, "", "")
     config = started[0]["config"]

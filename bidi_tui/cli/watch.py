@@ -92,7 +92,7 @@ def watch(
             default_timeout=config.defaults.timeout,
             reuse_connections=reuse_connections or config.defaults.reuse_connections,
         )
-        from bidi_tui.ui.app import run_dashboard
+        from bidi_tui.ui.run import run_dashboard
 
         return run_dashboard(
             config=config,

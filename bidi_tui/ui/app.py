@@ -4,66 +4,42 @@ workspace (the endpoints), the engine (the checks) and the widgets (what is show
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from rich.text import Text
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header
 
 from bidi_tui.config import Config
-from bidi_tui.desktop_notify import NotifyProtocol, desktop_notification
+from bidi_tui.desktop_notify import NotifyProtocol
 from bidi_tui.endpoints import Endpoint
-from bidi_tui.engine import CheckFinished, Engine, EngineEvent
+from bidi_tui.engine import Engine
 from bidi_tui.heap import Collector
-from bidi_tui.limits import raise_open_file_limit
 from bidi_tui.recorders import Recorders
 from bidi_tui.settings import Settings
-from bidi_tui.ui import keys, signals
+from bidi_tui.ui import keys
 from bidi_tui.ui.commands import DashboardCommands, PaletteCommand, dashboard_commands
 from bidi_tui.ui.editing import EditingApp
-from bidi_tui.ui.notices import MAX_CHANGE_TOASTS, announce_changes, change_text
+from bidi_tui.ui.feed import DashboardFeed
+from bidi_tui.ui.lifetime import Lifetime
+from bidi_tui.ui.notices import Notices
 from bidi_tui.ui.screens.detail import DetailScreen
 from bidi_tui.ui.screens.help import HelpScreen
 from bidi_tui.ui.widgets.endpoint_table import EndpointTable
 from bidi_tui.ui.widgets.filter_bar import FilterBar
-from bidi_tui.ui.widgets.summary_bar import Summary, SummaryBar
-from bidi_tui.view.arrangement import Arrangement, RowOrder
-from bidi_tui.view.columns import COLUMNS, Layout, fit_columns, without_history
+from bidi_tui.view.arrangement import RowOrder
 from bidi_tui.view.filtering import SortKey, next_sort
-from bidi_tui.view.grouping import GroupBy, GroupView, group_row_key, is_group_row, next_grouping
-from bidi_tui.view.rows import RowView, row_view
-from bidi_tui.view.tally import StateTally
+from bidi_tui.view.grouping import GroupBy, group_row_key, next_grouping
 from bidi_tui.workspace import Workspace
 
 UPDATE_SECONDS = 0.2  # results reach the table this often
 TICK_SECONDS = 1.0  # ages tick once a second
-QUIT_GRACE_SECONDS = 0.1  # on quit, checks get this long to close their connections politely
-HOOK_GRACE_SECONDS = 2.0  # on quit, running hooks get this long before they are stopped
 UPTIME_SECONDS = 30.0  # the uptime column is read from the history this often
 QUIET_SECONDS = 2.0  # no key or click for this long: a full collection may run
-
-
-def empty_text(path: str) -> Text:
-    return Text.assemble(
-        ("No endpoints to watch yet.", "bold"),
-        "\n\nPress ",
-        ("a", "bold"),
-        " to add one (e.g. ws://127.0.0.1:9222/session for Firefox started with\n"
-        "--remote-debugging-port=9222, or 127.0.0.1:9515 for ChromeDriver), then ",
-        ("w", "bold"),
-        f" to save it to {path}.\n\nOr start with endpoints:  ",
-        ("bidi-tui 127.0.0.1:9222 127.0.0.1:9515", "italic"),
-        "\nOr see a demo farm:       ",
-        ("bidi-tui --demo", "italic"),
-    )
 
 
 class BidiTuiApp(EditingApp):
@@ -96,11 +72,9 @@ class BidiTuiApp(EditingApp):
         self.collector = collector or Collector()
         self._last_input = 0.0
         self.recorders = recorders or Recorders()
-        self.desktop_notify = desktop_notify
-        self._uptimes: dict[str, float | None] = {}
+        self.notices = Notices(self, bell=bell, desktop=desktop_notify)
         self.config = config
         self.demo = demo
-        self.bell_on_error = bell
         self.start_engine = start_engine
         self.now = now or (lambda: datetime.now(UTC))
         self.engine = engine or Engine(settings=settings or Settings())
@@ -110,55 +84,47 @@ class BidiTuiApp(EditingApp):
             if demo
             else Workspace(config, self.engine, extra_endpoints)
         )
-        self.engine.subscribe(self._on_engine_event)
+        self.feed = DashboardFeed(
+            self.engine, self.workspace, self.now,
+            config_path=str(config.path),
+            with_history=lambda: self.recorders.history is not None,
+            announce=self.notices.announce,
+            refresh_bindings=self.refresh_bindings,
+        )  # fmt: skip
         self.workspace.subscribe(self._on_workspace_changed)
-        self.order = RowOrder()
-        self.hard_exit_on_hangup = False  # set by run_dashboard: never in inline tests
-        self._hung_up_status: int | None = None
-        self._arrangement = Arrangement()
+        self.lifetime = Lifetime(self.engine, self.workspace, self.notices, self.exit, demo=demo)
         self._no_row_selected = True
-        self._changed_rows: set[str] = set()
-        self._tally = StateTally()
-        self._state_changes: list[CheckFinished] = []
-        self._list_changed = True
-        self._exit_stack = contextlib.AsyncExitStack()
-        self._summary = SummaryBar(id="summary")
         self._filter = FilterBar(id="filter")
-        self._table = EndpointTable(self._view_of, self._layout_for, id="endpoints")
-        self._empty = Static(empty_text(str(config.path)), id="empty")
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="main"):
-            yield self._summary
+            yield self.feed.summary
             yield self._filter
-            yield self._table
-            yield self._empty
+            yield self.feed.table
+            yield self.feed.empty
         yield Footer(compact=True, show_command_palette=False)
 
     @property
     def table(self) -> EndpointTable:
-        return self._table
+        return self.feed.table
+
+    @property
+    def order(self) -> RowOrder:
+        return self.feed.order
 
     @property
     def selected_name(self) -> str | None:
-        return self._table.selected_name
+        return self.table.selected_name
 
     async def on_mount(self) -> None:
-        signals.catch_quit_signals(self._exit_on_signal)
+        self.lifetime.catch_signals()
         self.collector.hold()
-        if self.demo:
-            from bidi_tui.demo import DemoFarm
-
-            farm = await self._exit_stack.enter_async_context(DemoFarm.start())
-            self.workspace.watch(farm.endpoints)
-        self.recorders.attach(self.engine)
-        for problem in self.recorders.problems:
-            self.report_problem(problem)
-        self._sync_rows()
+        await self.lifetime.start(self.recorders)
+        self.feed.sync_rows()
         if self.start_engine:
             # After the first frame: starting thousands of checks first delayed it.
-            self.call_after_refresh(self._start_engine)
+            self.call_after_refresh(self.lifetime.start_engine)
         # Timers on the main screen stop with it, so none fires while the app shuts down.
         self.screen.set_interval(UPDATE_SECONDS, self.apply_updates)
         self.screen.set_interval(TICK_SECONDS, self._tick)
@@ -166,33 +132,15 @@ class BidiTuiApp(EditingApp):
             self._refresh_uptimes()
             self.screen.set_interval(UPTIME_SECONDS, self._refresh_uptimes)
         self._on_workspace_changed()
-        self._update_summary()
-        self._table.focus()
+        self.feed.update_summary()
+        self.table.focus()
         for warning in self.config.warnings:
-            self.notify(
-                warning, title="Config warning", severity="warning", timeout=10, markup=False
-            )
-
-    def _start_engine(self) -> None:
-        self.engine.start()
-        if self.engine.descriptor_warning:
-            self.notify(
-                self.engine.descriptor_warning,
-                title="Local limit",
-                severity="warning",
-                timeout=20,
-                markup=False,
-            )
+            self.notices.warn(warning, title="Config warning")
 
     async def on_unmount(self) -> None:
-        signals.release_quit_signals()
-        await self.engine.stop(grace=QUIT_GRACE_SECONDS)
-        # After a signal there may be no terminal to wait on: hooks get no grace then.
-        await self.recorders.close(grace=0.0 if self.return_code else HOOK_GRACE_SECONDS)
-        await self._exit_stack.aclose()
+        await self.lifetime.stop(self.recorders, return_code=self.return_code)
         self.collector.release()
-        if self._hung_up_status is not None:
-            os._exit(self._hung_up_status)  # connections closed; no terminal left to restore
+        self.lifetime.exit_if_hung_up()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown):
@@ -200,50 +148,24 @@ class BidiTuiApp(EditingApp):
         await super().on_event(event)
 
     def _tick(self) -> None:
-        self._table.refresh_visible()  # ages
-        self._tally.count_stale(self.engine.watches, self.engine.now())
+        self.feed.tick()
         self._collect_when_quiet()
 
     def _collect_when_quiet(self) -> None:
         quiet = self.engine.now() - self._last_input >= QUIET_SECONDS
         self.collector.collect_if_due(quiet=quiet and not self.workspace.saving)
 
-    # --- engine and workspace → widgets ---------------------------------------------------
-
     def report_problem(self, line: str) -> None:
         """A history or hook problem: one line, as a notification (never endpoint text)."""
-        self.notify(line, severity="warning", timeout=10, markup=False)
+        self.notices.warn(line)
 
     @work(group="uptimes", exit_on_error=False)
     async def _refresh_uptimes(self) -> None:
         # A query over the whole history: in a thread, every UPTIME_SECONDS.
-        self._uptimes = await asyncio.to_thread(self.recorders.uptimes)
-        self._table.update_rows(self._table.visible_names())
-
-    def _layout_for(self, width: int) -> Layout:
-        endpoints = self.workspace.endpoints
-        return fit_columns(
-            width,
-            max((len(e.name) for e in endpoints), default=4),
-            max((len(e.display_url) for e in endpoints), default=3),
-            COLUMNS if self.recorders.history is not None else without_history(),
-        )
-
-    def _view_of(self, key: str) -> RowView | GroupView:
-        watches = self.engine.watches
-        if is_group_row(key):
-            return self.order.header_view(key, self._arrangement, watches)
-        return row_view(watches[key], self.now(), self.engine.now(), self._uptimes.get(key))
-
-    def _on_engine_event(self, event: EngineEvent) -> None:
-        # Runs on the app's loop for every check: only records, apply_updates draws.
-        self._changed_rows.add(event.name)
-        if isinstance(event, CheckFinished) and event.changed:
-            self._state_changes.append(event)
+        self.feed.show_uptimes(await asyncio.to_thread(self.recorders.uptimes))
 
     def _on_workspace_changed(self, endpoints: bool = True) -> None:
-        # A save changes the unsaved mark, not the rows (rearranging 20,000 took 0.1 s).
-        self._list_changed = self._list_changed or endpoints
+        self.feed.workspace_changed(endpoints)
         self.sub_title = self._sub_title()
 
     def _sub_title(self) -> str:
@@ -255,61 +177,7 @@ class BidiTuiApp(EditingApp):
     def apply_updates(self) -> None:
         """Show what the engine and the workspace reported since the last call (a timer
         calls this every UPDATE_SECONDS)."""
-        if self._list_changed:
-            self._sync_rows()
-        if self._changed_rows:
-            names, self._changed_rows = self._changed_rows, set()
-            self._tally.update(self.engine.watches, names)
-            if self.order.row_filter.active and self._filter_membership_changed(names):
-                self._sync_rows()
-            self._table.update_rows(names | self._arrangement.headers_of(names))
-        if self._state_changes:
-            changes, self._state_changes = self._state_changes, []
-            announce_changes(self, changes, bell=self.bell_on_error)
-            if self.desktop_notify is not None and self._driver is not None:
-                for change in changes[:MAX_CHANGE_TOASTS]:
-                    self._driver.write(
-                        desktop_notification(
-                            "bidi-tui", change_text(change), self.desktop_notify,
-                            tmux="TMUX" in os.environ,
-                        )
-                    )  # fmt: skip
-        self._update_summary()
-
-    def _filter_membership_changed(self, names: Iterable[str]) -> bool:
-        now_clock, shown = self.engine.now(), set(self._table.names)
-        watches = self.engine.watches
-        return any(
-            self.order.row_filter.matches(watches[name], now_clock) != (name in shown)
-            for name in names
-            if name in watches
-        )
-
-    def _sync_rows(self) -> None:
-        """The table's rows for the workspace's endpoints and the current query."""
-        if self._list_changed:
-            self._tally.recount(self.engine.watches, self.engine.now())
-        self._list_changed = False
-        self._arrangement = self.order.arrange(
-            self.workspace.endpoints, self.engine.watches, self.engine.now()
-        )
-        self._table.set_sort(self.order.sort_key, self.order.reverse)
-        self._table.set_rows(self._arrangement.rows)
-        self._table.relayout()
-        empty = len(self.workspace) == 0
-        self._table.display, self._empty.display = not empty, empty
-        self.refresh_bindings()
-
-    def _update_summary(self) -> None:
-        self._summary.show(
-            Summary.of(
-                self._tally,
-                self.engine,
-                self.order,
-                shown=self._arrangement.endpoint_rows,
-                saving=self.workspace.saving,
-            )
-        )
+        self.feed.apply_updates()
 
     # --- actions: the table and its query -------------------------------------------------
 
@@ -342,9 +210,8 @@ class BidiTuiApp(EditingApp):
 
     @on(EndpointTable.GroupToggled)
     def _group_toggled(self, event: EndpointTable.GroupToggled) -> None:
-        self.order.fold(event.group, event.collapse)
-        self._sync_rows()
-        self._table.select(group_row_key(event.group))
+        self.feed.fold(event.group, event.collapse)
+        self.table.select(group_row_key(event.group))
 
     @on(EndpointTable.HeaderClicked)
     def _header_clicked(self, event: EndpointTable.HeaderClicked) -> None:
@@ -359,10 +226,10 @@ class BidiTuiApp(EditingApp):
         self.notify(f"Rechecking {len(self.engine.watches)} endpoints", timeout=2)
 
     def action_first_row(self) -> None:
-        self._table.action_first_row()
+        self.table.action_first_row()
 
     def action_last_row(self) -> None:
-        self._table.action_last_row()
+        self.table.action_last_row()
 
     def action_toggle_pause(self) -> None:
         name = self.selected_name
@@ -385,17 +252,15 @@ class BidiTuiApp(EditingApp):
 
     def filter_to(self, state: str) -> None:
         self._filter.open(f"is:{state}")
-        self._table.focus()
+        self.table.focus()
 
     @on(FilterBar.Updated)
     def _filter_changed(self, event: FilterBar.Updated) -> None:
-        self.order.row_filter = event.row_filter
-        self._sync_rows()
-        self._update_summary()
+        self.feed.filter_by(event.row_filter)
 
     @on(FilterBar.Done)
     def _filter_done(self) -> None:
-        self._table.focus()
+        self.table.focus()
         self.refresh_bindings()
 
     def action_sort(self) -> None:
@@ -405,27 +270,21 @@ class BidiTuiApp(EditingApp):
         self.sort_by(self.order.sort_key, not self.order.reverse)
 
     def sort_by(self, key: SortKey, reverse: bool) -> None:
-        self.order.sort_key, self.order.reverse = key, reverse
-        self._sync_rows()
-        self._update_summary()
+        self.feed.sort_by(key, reverse)
 
     def action_group(self) -> None:
         self.group_by(next_grouping(self.order.group_by))
 
     def group_by(self, by: GroupBy) -> None:
-        self.order.group_by = by
-        self.order.collapsed.clear()
-        self._sync_rows()
-        self._update_summary()
+        self.feed.group_by(by)
 
     def go_to(self, name: str) -> None:
-        self.order.collapsed.discard(self._arrangement.group_of.get(name, ""))
-        self._sync_rows()
-        if name not in self._table.names:
+        self.feed.unfold_group_of(name)
+        if name not in self.table.names:
             self.action_clear_filter()
-            self._sync_rows()
-        self._table.select(name)
-        self._table.focus()
+            self.feed.sync_rows()
+        self.table.select(name)
+        self.table.focus()
 
     def action_details(self) -> None:
         if self.selected_name is not None:
@@ -434,45 +293,7 @@ class BidiTuiApp(EditingApp):
             )
 
     def action_help(self) -> None:
-        self.push_screen(
-            HelpScreen(
-                [(self.get_key_display(b), b.tooltip or b.description) for b in keys.BINDINGS]
-                + keys.OTHER_KEYS
-            )
-        )
+        self.push_screen(HelpScreen(keys.help_rows(self.get_key_display)))
 
     def palette_commands(self) -> list[PaletteCommand]:
         return dashboard_commands(self)
-
-    def _exit_on_signal(self, signum: int) -> None:
-        # Unsaved edits cannot be asked about: there may be no terminal left to ask on.
-        status = 128 + signum
-        self.exit(return_code=status)
-        if signum == signal.SIGHUP and self.hard_exit_on_hangup and signals.terminal_gone():
-            self._hung_up_status = status
-            signals.leave_a_hung_up_terminal(status)
-
-
-def run_dashboard(
-    *,
-    config: Config,
-    extra_endpoints: list[Endpoint],
-    settings: Settings,
-    demo: bool,
-    bell: bool,
-    on_change: tuple[str, ...] = (),
-    desktop_notify: NotifyProtocol | None = None,
-    collector: Collector | None = None,
-) -> int:
-    """Run the dashboard until it quits; the exit status (128 + N after signal N)."""
-    raise_open_file_limit()
-    app = BidiTuiApp(
-        config, extra_endpoints, settings=settings, demo=demo, bell=bell,
-        desktop_notify=desktop_notify, collector=collector,
-    )  # fmt: skip
-    # Before the app runs: the history file may wait on a lock. The demo farm's endpoints
-    # are no history of yours.
-    app.recorders = Recorders.open(config, on_change, report=app.report_problem, history=not demo)
-    app.hard_exit_on_hangup = True  # this process is the dashboard's alone
-    app.run()
-    return app.return_code or 0

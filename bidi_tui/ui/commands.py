@@ -39,8 +39,10 @@ class CommandSource(Protocol):
 class Dashboard(Protocol):
     """What the commands need of the App (so this module does not import it)."""
 
-    order: RowOrder
     workspace: Workspace
+
+    @property
+    def order(self) -> RowOrder: ...
 
     def can_run(self, action: str) -> bool | None: ...
     def get_key_display(self, binding: Binding) -> str: ...

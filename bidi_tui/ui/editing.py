@@ -13,9 +13,9 @@ from textual.app import App
 
 from bidi_tui.config import Config, ConfigError
 from bidi_tui.endpoints import Endpoint
+from bidi_tui.ui.feed import DashboardFeed
 from bidi_tui.ui.screens.confirm import Choice, ConfirmScreen
 from bidi_tui.ui.screens.endpoint_dialog import EndpointDialog
-from bidi_tui.ui.widgets.endpoint_table import EndpointTable
 from bidi_tui.workspace import Workspace, WorkspaceError
 
 UNSAVED_CHOICES = (
@@ -26,27 +26,21 @@ UNSAVED_CHOICES = (
 
 
 class EditingApp(App[None]):
-    """Edits of the workspace from dialogs; the subclass provides the widgets and rows."""
+    """Edits of the workspace from dialogs; the subclass provides the feed of the rows."""
 
     config: Config
     workspace: Workspace
     demo: bool
-    _table: EndpointTable
-
-    def _sync_rows(self) -> None:
-        raise NotImplementedError
-
-    def _update_summary(self) -> None:
-        raise NotImplementedError
+    feed: DashboardFeed
 
     @property
     def dirty(self) -> bool:
         return self.workspace.dirty
 
     def _after_edit(self, what: str, warnings: Sequence[str], select: str | None) -> None:
-        self._sync_rows()
+        self.feed.sync_rows()
         if select is not None:
-            self._table.select(select)
+            self.feed.table.select(select)
         hint = "" if self.demo else "; press w to save"
         self.notify(f"{what}{hint}", timeout=4, markup=False)
         for warning in warnings:
@@ -67,7 +61,7 @@ class EditingApp(App[None]):
         self.push_screen(EndpointDialog(self.workspace.names()), added)
 
     def action_edit(self) -> None:
-        name = self._table.selected_name
+        name = self.feed.table.selected_name
         if name is None:
             return
         original = self.workspace.get(name)
@@ -85,7 +79,7 @@ class EditingApp(App[None]):
         self.push_screen(EndpointDialog(self.workspace.names(), original), edited)
 
     def action_delete(self) -> None:
-        name = self._table.selected_name
+        name = self.feed.table.selected_name
         if name is None:
             return
         endpoint = self.workspace.get(name)
@@ -113,14 +107,14 @@ class EditingApp(App[None]):
         if self.demo:
             self.notify("The demo farm is not saved", severity="warning")
             return
-        self._update_summary()
+        self.feed.update_summary()
         try:
             result = await self.workspace.save()
         except (ConfigError, WorkspaceError) as exc:
             self.notify(str(exc), title="Not saved", severity="error", timeout=12, markup=False)
             return
         finally:
-            self._update_summary()
+            self.feed.update_summary()
         self.notify(f"Saved {result.count} endpoints to {result.path}", timeout=4, markup=False)
         if then_quit:
             self.exit()

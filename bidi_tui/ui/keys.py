@@ -3,6 +3,8 @@ finds them by name (the palette lists these same bindings)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.binding import Binding
 
 # Help and Quit come first: a narrow terminal cuts the footer from the right.
@@ -41,6 +43,13 @@ OTHER_KEYS = [
     ("^p", "Command palette: every action by name, sorting, filters, go to endpoint"),
     ("^c", "Quit, like q (SIGTERM and SIGHUP quit at once)"),
 ]
+
+
+def help_rows(key_display: Callable[[Binding], str]) -> list[tuple[str, str]]:
+    """The help screen's rows: every binding's key as ``key_display`` shows it, then the
+    other keys."""
+    return [(key_display(b), b.tooltip or b.description) for b in BINDINGS] + OTHER_KEYS
+
 
 # Actions of the main screen: asleep while a dialog or the detail view is on top (Tab, the
 # palette and the dialogs' own keys are not among them).
