@@ -169,10 +169,10 @@ class Worker:
         self.started = time.perf_counter()
 
     def cpu(self) -> tuple[float, float]:
-        return time.perf_counter(), farm.process_cpu_seconds(self.process.pid)
+        return time.perf_counter(), report.cpu_seconds(self.process.pid)
 
     def stop(self) -> dict[str, Any]:
-        peak = farm.process_rss_kib(self.process.pid)
+        peak = report.rss_kib(self.process.pid, peak=True)
         self.process.send_signal(signal.SIGTERM)
         _, stderr = self.process.communicate(timeout=60)
         if self.process.returncode != 0:
@@ -387,15 +387,13 @@ def main() -> None:
     worst_cpu = max(periodic_cpu)
     probe_p99 = report.percentile(probe_late, 0.99)
     target_rows = [
-        ["serve CPU within 1.1x the engine alone", f"{ratio:.2f}x",
-         report.verdict(ratio <= 1.1)],
-        ["one /metrics scrape under 50 ms CPU (every 15 s)", f"p50 {text_cpu * 1000:.1f} ms, "
-         f"worst of {len(periodic_cpu)}: {worst_cpu * 1000:.1f} ms",
-         report.verdict(worst_cpu < 0.05)],
-        [f"{PROBES_PER_SECOND} /probe a second: lateness p99 < 0.1 s",
-         f"{probe_p99:.3f} s", report.verdict(probe_p99 < 0.1)],
+        ("serve CPU within 1.1x the engine alone", f"{ratio:.2f}x", ratio <= 1.1),
+        ("one /metrics scrape under 50 ms CPU (every 15 s)", f"p50 {text_cpu * 1000:.1f} ms, "
+         f"worst of {len(periodic_cpu)}: {worst_cpu * 1000:.1f} ms", worst_cpu < 0.05),
+        (f"{PROBES_PER_SECOND} /probe a second: lateness p99 < 0.1 s",
+         f"{probe_p99:.3f} s", probe_p99 < 0.1),
     ]  # fmt: skip
-    report.say(report.table(["target (issue 12)", "measured", "verdict"], target_rows))
+    report.say(report.targets(target_rows, "Targets (issue 12)"))
 
 
 if __name__ == "__main__":
