@@ -5,10 +5,13 @@ every connection, config files of any size, and the ``bidi-tui`` command of this
 The demo farm runs in a separate process so its CPU stays out of the measured client's.
 Importing this module puts this checkout first on the path, here and (``PYTHONPATH``) in
 every child process, so the benchmarks measure this checkout's code whatever is installed.
+It also gives this run, and every child, a history of its own: a history left by other runs
+(tens of thousands of endpoints) is read at every start and held in memory.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import resource
@@ -17,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,6 +34,9 @@ sys.path.insert(0, str(CHECKOUT))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p
 )
+STATE_DIR = tempfile.mkdtemp(prefix="bidi-bench-state-")
+os.environ["BIDI_TUI_STATE_DIR"] = STATE_DIR
+atexit.register(shutil.rmtree, STATE_DIR, ignore_errors=True)
 
 
 def raise_fd_limit(wanted: int = 1 << 16) -> int:
@@ -54,7 +61,11 @@ def bidi_tui_command() -> list[str]:
 def terminal_env() -> dict[str, str]:
     """What a program in a tmux window gets on top of the tmux server's environment: this
     checkout's code, and true colour (so the cursor row's background is told apart)."""
-    return {"PYTHONPATH": os.environ["PYTHONPATH"], "COLORTERM": "truecolor"}
+    return {
+        "PYTHONPATH": os.environ["PYTHONPATH"],
+        "BIDI_TUI_STATE_DIR": STATE_DIR,
+        "COLORTERM": "truecolor",
+    }
 
 
 def write_config(path: Path, urls: Sequence[str], *, interval: float = 5.0) -> Path:
