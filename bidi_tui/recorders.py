@@ -57,19 +57,17 @@ class Recorders:
             )
         return recorders
 
-    def attach(self, engine: Engine, *, remember: bool = True) -> None:
-        """Subscribe to ``engine``; a restarted run's endpoints keep their "since" (unless
-        ``remember`` is False: then :meth:`remember` does it, off the loop)."""
+    def attach(self, engine: Engine) -> None:
+        """Subscribe to ``engine`` (then :meth:`remember`, before it starts)."""
         if self.history is not None:
-            if remember:
-                engine.remember_states(self.history.last_states())
             engine.subscribe(self.history.listener)
         if self.hooks is not None:
             engine.subscribe(self.hooks)
 
     async def remember(self, engine: Engine) -> None:
-        """The states an earlier run left, read in a thread (0.4 s for 50,000 endpoints):
-        before the engine starts, so every first result finds them."""
+        """The states an earlier run left, read in a thread (0.4 s for 50,000 endpoints),
+        so a restarted run's endpoints keep their "since". Before the engine starts, so
+        every first result finds them."""
         if self.history is not None:
             engine.remember_states(await asyncio.to_thread(self.history.last_states))
 

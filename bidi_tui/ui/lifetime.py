@@ -54,7 +54,7 @@ class Lifetime:
             self.workspace.watch(farm.endpoints)
         # What an earlier run left is read just before the engine starts, in a thread:
         # 0.4 s for 50,000 endpoints held the first frame.
-        recorders.attach(self.engine, remember=False)
+        recorders.attach(self.engine)
         self._recorders = recorders
         for problem in recorders.problems:
             self.notices.warn(problem)
