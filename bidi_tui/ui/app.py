@@ -131,7 +131,7 @@ class BidiTuiApp(EditingApp):
         if self.recorders.history is not None:
             self._refresh_uptimes()
             self.screen.set_interval(UPTIME_SECONDS, self._refresh_uptimes)
-        self._on_workspace_changed()
+        self._on_workspace_changed(endpoints=False)  # the subtitle; the rows are synced
         self.feed.update_summary()
         self.table.focus()
         for warning in self.config.warnings:
@@ -164,7 +164,7 @@ class BidiTuiApp(EditingApp):
         # A query over the whole history: in a thread, every UPTIME_SECONDS.
         self.feed.show_uptimes(await asyncio.to_thread(self.recorders.uptimes))
 
-    def _on_workspace_changed(self, endpoints: bool = True) -> None:
+    def _on_workspace_changed(self, endpoints: bool) -> None:
         self.feed.workspace_changed(endpoints)
         self.sub_title = self._sub_title()
 
