@@ -25,7 +25,8 @@ _NEVER = 1 << 30  # young collections before an automatic full one: never
 
 
 class Collector:
-    """Owns the collector's schedule for one run; :meth:`release` gives it back."""
+    """Owns the collector's schedule for one run; :meth:`release` gives it back. As a
+    context manager: held inside, released after."""
 
     def __init__(
         self,
@@ -71,6 +72,13 @@ class Collector:
         self.last_pause = time.perf_counter() - started
         self.collections += 1
         return self.last_pause
+
+    def __enter__(self) -> Collector:
+        self.hold()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
     def release(self) -> None:
         """Automatic collections as before, and nothing frozen (the run is over)."""

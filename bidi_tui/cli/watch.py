@@ -79,9 +79,8 @@ def watch(
     """
     settings = Settings(cli_interval=interval_option(interval), cli_timeout=timeout_option(timeout))
     on_change_option(on_change)
-    collector = Collector()
-    collector.hold()  # before the config is read: a big one is not walked again and again
-    try:
+    # Held before the config is read: a big one is not walked again and again.
+    with Collector() as collector:
         config, selected = load_endpoints(
             endpoints, config_path, use_default_config=True, missing_ok=True
         )
@@ -104,5 +103,3 @@ def watch(
             desktop_notify=None if desktop_notify is None else NotifyProtocol(desktop_notify),
             collector=collector,
         )
-    finally:
-        collector.release()

@@ -288,12 +288,11 @@ class Serve:
             )
             for problem in recorders.problems:
                 log(problem)
-            recorders.attach(self.engine, remember=False)
+            recorders.attach(self.engine)
             stack.push_async_callback(recorders.close, STOP_GRACE)
             await recorders.remember(self.engine)
             self._announce(urls)
-            self.collector.hold()
-            stack.callback(self.collector.release)
+            stack.enter_context(self.collector)
             self.engine.start()
             stack.push_async_callback(self.engine.stop, STOP_GRACE)
             self.http.after_scrape = self.collector.collect_if_due
@@ -328,9 +327,8 @@ def run_serve(options: ServeOptions) -> int:
     """Run until SIGTERM or SIGINT; raises :class:`ServeUsageError` for bad input."""
     if options.listen is None and not options.jsonl:
         raise ServeUsageError("--listen none leaves nothing to serve: add --jsonl")
-    collector = Collector()
-    collector.hold()  # before the config is read: a big one is not walked again and again
-    try:
+    # Held before the config is read: a big one is not walked again and again.
+    with Collector() as collector:
         try:
             config, endpoints = load_endpoints(options)
         except ConfigError as exc:
@@ -344,5 +342,3 @@ def run_serve(options: ServeOptions) -> int:
             return await Serve(options, config, endpoints, collector).run()
 
         return asyncio.run(main())
-    finally:
-        collector.release()
