@@ -14,7 +14,6 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 from urllib.parse import quote, unquote
 
 MAX_RANGE_EXPANSION = 4096
@@ -330,21 +329,7 @@ def parse_spec(
     if not path.startswith("/"):
         raise SpecError(original, "the path must start with '/'")
 
-    # Each endpoint built at once: dataclasses.replace() on a base took 0.6 s for 50,000.
-    shared: dict[str, Any] = {
-        "scheme": scheme,
-        "host": host,
-        "path": path,
-        "query": query,
-        "username": username,
-        "password": password,
-        "headers": dict(headers or {}),
-        "timeout": timeout,
-        "interval": interval,
-        "tags": tuple(tags),
-        "enabled": enabled,
-        "insecure": insecure,
-    }
+    headers, tags = dict(headers or {}), tuple(tags)
     endpoints: list[Endpoint] = []
     for index, port in enumerate(ports, start=1):
         if name is None:
@@ -353,7 +338,25 @@ def parse_spec(
             endpoint_name = f"{name}-{index + first_number - 1}"
         else:
             endpoint_name = name
-        endpoints.append(Endpoint(name=endpoint_name, port=port, **shared))
+        # Built at once: dataclasses.replace() on a base took 0.6 s for 50,000.
+        endpoints.append(
+            Endpoint(
+                name=endpoint_name,
+                scheme=scheme,
+                host=host,
+                port=port,
+                path=path,
+                query=query,
+                username=username,
+                password=password,
+                headers=headers,
+                timeout=timeout,
+                interval=interval,
+                tags=tags,
+                enabled=enabled,
+                insecure=insecure,
+            )
+        )
     return endpoints
 
 
