@@ -30,19 +30,9 @@ from bidi_tui.hooks import (
 from bidi_tui.model import ProbeResult, State
 from bidi_tui.settings import Settings
 from tests.bidi_servers import Served, bidi_server, success_frame
+from tests.test_cli import JSON_KEYS  # what `check --json` gives each endpoint
 
 PATIENCE = 10.0
-CHECK_JSON_KEYS = {
-    "name",
-    "url",
-    "state",
-    "ready",
-    "message",
-    "meta",
-    "latency_ms",
-    "checked_at",
-    "error",
-}
 HOSTILE = "busy \x1b]52;c;ZXZpbA==\x07 \u202enow"
 
 RECORDER = """#!/bin/sh
@@ -165,7 +155,7 @@ async def test_a_change_runs_the_hook_once_with_env_and_stdin(tmp_path: Path) ->
         "BIDI_MESSAGE": "busy ␛]52;c;ZXZpbA==␇ \\u202enow",
         "BIDI_ERROR_KIND": "",
     }
-    assert set(stdin) == CHECK_JSON_KEYS | {"previous_state"}
+    assert set(stdin) == JSON_KEYS | {"previous_state"}
     assert stdin["previous_state"] == "ready" and stdin["state"] == "not_ready"
     assert stdin["message"] == HOSTILE  # JSON is faithful: escaped, so inert
     assert stdin["url"] == environment["BIDI_URL"]

@@ -40,6 +40,7 @@ from tests.bidi_servers import (
     success_frame,
     tcp_silent_server,
 )
+from tests.test_cli import JSON_KEYS  # what `check --json` gives each endpoint
 
 # Deadline for checks that must answer; they finish long before it.
 QUICK = 5.0
@@ -507,20 +508,9 @@ async def test_to_json_shape_for_success_and_error(free_port: int) -> None:
         ok = await probe(endpoint(f"ff={served.url}"), timeout=QUICK)
     failed = await probe(endpoint(f"ws://127.0.0.1:{free_port}/session"), timeout=QUICK)
     after = datetime.now(UTC)
-    keys = {
-        "name",
-        "url",
-        "state",
-        "ready",
-        "message",
-        "meta",
-        "latency_ms",
-        "checked_at",
-        "error",
-    }
     for result in (ok, failed):
         data = result.to_json()
-        assert set(data) == keys
+        assert set(data) == JSON_KEYS
         json.dumps(data)  # serialisable as is
         stamp = data["checked_at"]
         assert stamp.endswith("Z")
